@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv inside the repo and
+# install through constraints.txt, which pins the CPU build of PyTorch.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test install install-dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Train a VAE on scikit-learn's 8x8 digits (ships offline), then write samples, reconstructions and
+# the loss curves as PNGs into the run directory. Rerunning replaces runs/demo.
+demo: $(VENV)/.installed
+	$(VENV)/bin/vaelab train --data digits --model vae --epochs 150 --batch-size 64 --out runs/demo --overwrite
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,39 @@
+"""vaelab: autoencoders and variational autoencoders in PyTorch.
+
+The public API in five verbs::
+
+    import vaelab
+    data = vaelab.load_dataset("digits")                       # arrays in the data's own units
+    model = vaelab.build_model(data=data, model="vae", latent_dim=8)
+    vaelab.fit(model, data.x_train, config=vaelab.TrainConfig(epochs=20), run_dir="runs/digits")
+    model = vaelab.load("runs/digits")                         # config.json + model.safetensors
+    images = model.sample(16)                                  # (16, 1, 8, 8), grey levels 0..16
+"""
+
+__version__ = "0.1.0"
+
+from vaelab.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
+from vaelab.data import Dataset, DataInfo, load_dataset  # noqa: E402
+from vaelab.models import AE, VAE, Autoencoder, Losses, build_model  # noqa: E402
+from vaelab.checkpoint import load_model as load  # noqa: E402
+from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device  # noqa: E402
+
+__all__ = [
+    "AE",
+    "VAE",
+    "Autoencoder",
+    "DataConfig",
+    "DataInfo",
+    "Dataset",
+    "FitResult",
+    "Losses",
+    "ModelConfig",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "__version__",
+    "build_model",
+    "fit",
+    "load",
+    "load_dataset",
+    "resolve_device",
+]

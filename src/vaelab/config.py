@@ -1,0 +1,221 @@
+"""Configuration dataclasses: what to build, how to train it, where the data come from.
+
+Plain data with validation and nothing else: no I/O, no torch. Each class converts to and from a
+JSON-able dict (``to_dict`` / ``from_dict``); ``from_dict`` rejects unknown keys so a typo in a
+hand-edited ``config.json`` is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, MODELS, lookup
+
+AUTO = "auto"
+BINARIZE = ("none", "dynamic")
+SCALES = ("learned", "fixed")
+ACTIVATIONS = ("relu", "silu", "gelu", "tanh", "elu")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}={value!r} is not allowed; {allowed}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], section: str) -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys are an error, lists become tuples."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config section {section!r} must be an object, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"config section {section!r} has unknown keys {unknown}; known keys: {sorted(known)}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)
+
+
+class _Config:
+    """Mixin: dict round trip and ``replace``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()  # type: ignore[call-overload]
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return _from_dict(cls, data, cls.__name__)
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """What to build.
+
+    ``"auto"`` fields and ``input_shape`` are resolved from the data by :func:`vaelab.build_model`:
+    conv backbone and Bernoulli likelihood for images, MLP and Gaussian for tables.
+
+    Parameters
+    ----------
+    model : registered model name, ``"vae"`` or ``"ae"``.
+    arch : backbone, ``"mlp"``, ``"conv"`` or ``"auto"``.
+    latent_dim : size of the code z.
+    hidden : widths of the dense layers (encoder order; the decoder mirrors them). ``()`` means the
+        backbone's default.
+    channels : conv backbone: channels of the first stride-2 layer; doubled per layer, capped at 8x.
+    activation : one of ``relu, silu, gelu, tanh, elu``.
+    likelihood : ``"bernoulli"`` (data in a known range, read as probabilities), ``"gaussian"`` (data
+        standardized by a stored scaler) or ``"auto"``.
+    scale : Gaussian likelihood: ``"learned"`` per-dimension scale or ``"fixed"`` at ``sigma``.
+    sigma : Gaussian scale in standardized units (the fixed value, or the learned one's start).
+    binarize : ``"dynamic"`` draws x ~ Bernoulli(pixel intensity) afresh for every batch, the standard
+        set-up for likelihoods on MNIST-like data (Salakhutdinov & Murray 2008); ``"none"`` keeps grey
+        levels.
+    beta : weight of the KL term (beta-VAE, Higgins et al. 2017).
+    free_bits : minimum KL per latent dimension in nats, averaged over the batch (Kingma et al. 2016).
+    logvar_limit : the posterior log-variance is clamped to [-limit, limit] for numerical stability.
+    input_shape : per-example data shape, (C, H, W) or (D,); set from the data.
+    """
+
+    model: str = "vae"
+    arch: str = AUTO
+    latent_dim: int = 16
+    hidden: tuple[int, ...] = ()
+    channels: int = 32
+    activation: str = "relu"
+    likelihood: str = AUTO
+    scale: str = "learned"
+    sigma: float = 1.0
+    binarize: str = "none"
+    beta: float = 1.0
+    free_bits: float = 0.0
+    logvar_limit: float = 10.0
+    input_shape: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        lookup(MODELS, self.model, "model")
+        _check(self.arch == AUTO or self.arch in ENCODERS, "arch", self.arch,
+               f"choose from: auto, {', '.join(sorted(ENCODERS))}")
+        if self.arch != AUTO:
+            lookup(DECODERS, self.arch, "architecture")
+        _check(self.likelihood == AUTO or self.likelihood in LIKELIHOODS, "likelihood",
+               self.likelihood, f"choose from: auto, {', '.join(sorted(LIKELIHOODS))}")
+        _check(isinstance(self.latent_dim, int) and self.latent_dim >= 1, "latent_dim",
+               self.latent_dim, "it must be a positive integer")
+        _check(all(isinstance(h, int) and h >= 1 for h in self.hidden), "hidden", self.hidden,
+               "widths must be positive integers, e.g. 512,256")
+        _check(isinstance(self.channels, int) and self.channels >= 1, "channels", self.channels,
+               "it must be a positive integer")
+        _check(self.activation in ACTIVATIONS, "activation", self.activation,
+               f"choose from: {', '.join(ACTIVATIONS)}")
+        _check(self.scale in SCALES, "scale", self.scale, f"choose from: {', '.join(SCALES)}")
+        _check(math.isfinite(self.sigma) and self.sigma > 0, "sigma", self.sigma,
+               "it must be a positive number")
+        _check(self.binarize in BINARIZE, "binarize", self.binarize,
+               f"choose from: {', '.join(BINARIZE)}")
+        _check(math.isfinite(self.beta) and self.beta >= 0, "beta", self.beta,
+               "it must be a number >= 0")
+        _check(math.isfinite(self.free_bits) and self.free_bits >= 0, "free_bits",
+               self.free_bits, "it must be a number of nats >= 0")
+        _check(math.isfinite(self.logvar_limit) and self.logvar_limit > 0, "logvar_limit",
+               self.logvar_limit, "it must be a positive number")
+        _check(all(isinstance(s, int) and s >= 1 for s in self.input_shape), "input_shape",
+               self.input_shape, "sizes must be positive integers")
+        if self.binarize == "dynamic" and self.likelihood not in (AUTO, "bernoulli"):
+            raise ValueError(
+                f"binarize='dynamic' needs likelihood='bernoulli', got {self.likelihood!r}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """How to train: the settings of :func:`vaelab.fit`.
+
+    Parameters
+    ----------
+    epochs : number of passes over the training rows.
+    batch_size, lr, weight_decay : Adam's settings (weight decay as in Adam, L2 on the gradient).
+    grad_clip : clip the global gradient norm to this value; 0 turns clipping off.
+    kl_warmup : epochs over which the KL weight rises linearly from 0 to 1 (Bowman et al. 2016).
+    val_fraction : share of the training rows held out to report validation loss and pick the best
+        epoch; 0 trains on every row and keeps the last epoch.
+    patience : stop after this many epochs without a better validation loss; 0 never stops early.
+    seed : seeds the shuffling, the validation split and every random draw of training.
+    device : ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+    precision : ``float32`` or ``bfloat16`` (autocast; fast on GPUs and on CPUs with bf16 units).
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0
+    kl_warmup: int = 0
+    val_fraction: float = 0.1
+    patience: int = 0
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs,
+               "it must be a positive integer")
+        _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size",
+               self.batch_size, "it must be a positive integer")
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "it must be > 0")
+        _check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
+               self.weight_decay, "it must be >= 0")
+        _check(math.isfinite(self.grad_clip) and self.grad_clip >= 0, "grad_clip",
+               self.grad_clip, "it must be >= 0 (0 turns clipping off)")
+        _check(isinstance(self.kl_warmup, int) and self.kl_warmup >= 0, "kl_warmup",
+               self.kl_warmup, "it must be a number of epochs >= 0")
+        _check(0 <= self.val_fraction < 1, "val_fraction", self.val_fraction,
+               "it must be in [0, 1)")
+        _check(isinstance(self.patience, int) and self.patience >= 0, "patience",
+               self.patience, "it must be a number of epochs >= 0 (0 never stops early)")
+        _check(isinstance(self.seed, int), "seed", self.seed, "it must be an integer")
+        _check(self.device in DEVICES, "device", self.device, f"choose from: {', '.join(DEVICES)}")
+        _check(self.precision in PRECISIONS, "precision", self.precision,
+               f"choose from: {', '.join(PRECISIONS)}")
+
+
+@dataclass(frozen=True)
+class DataConfig(_Config):
+    """Where the data come from: the arguments of :func:`vaelab.load_dataset`, kept in the run
+    directory so that ``vaelab train --resume`` and the other commands can load the same data."""
+
+    spec: str = "digits"
+    data_dir: str | None = None
+    label_column: str | None = None
+    image_size: tuple[int, ...] | None = None
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.spec, str) and self.spec != "", "data", self.spec,
+               "give a built-in name or a path")
+        _check(0 < self.test_fraction < 1, "test_fraction", self.test_fraction,
+               "it must be in (0, 1)")
+        if self.image_size is not None:
+            _check(len(self.image_size) == 2 and all(s >= 1 for s in self.image_size),
+                   "image_size", self.image_size, "give HEIGHT,WIDTH or one size for squares")
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`vaelab.load_dataset` (besides the spec)."""
+        return {
+            "data_dir": self.data_dir,
+            "label_column": self.label_column,
+            "image_size": self.image_size,
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+        }

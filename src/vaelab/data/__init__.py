@@ -1,0 +1,123 @@
+"""Datasets in, numpy arrays out: :func:`load_dataset` turns a name or a path into a :class:`Dataset`.
+
+Accepted specs: a built-in name (``digits``, ``mnist``, ``fashion-mnist``), a ``.npy``, ``.npz``
+or ``.csv`` file, an IDX file (``*-ubyte``, ``*.idx``, optionally ``.gz``), a folder holding the
+four MNIST-style IDX files, or a folder of images. Arrays stay in the data's own units; models
+scale them using ``Dataset.info.value_range``. This package never imports torch or the models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from numbers import Integral
+from pathlib import Path
+
+from vaelab import registry
+from vaelab.data import builtin as _builtin  # noqa: F401  (fills registry.DATASETS)
+from vaelab.data.arrays import load_npy, load_npz
+from vaelab.data.dataset import DataInfo, Dataset
+from vaelab.data.idx import find_split_files, is_idx_name, load_idx_dir, load_idx_file, read_idx, write_idx
+from vaelab.data.images import load_image_folder
+from vaelab.data.tabular import load_csv
+from vaelab.data.values import check_test_fraction
+
+__all__ = ["DataInfo", "Dataset", "load_dataset", "read_idx", "write_idx"]
+
+# Suffix -> loader(path, source=, test_fraction=, seed=). CSV (which also takes label_column),
+# IDX files and folders are recognised below.
+_ARRAY_LOADERS: dict[str, Callable[..., Dataset]] = {".npy": load_npy, ".npz": load_npz}
+_ALLOWED = (
+    ".npy, .npz, .csv, IDX (*-ubyte, *.idx, optionally .gz), a folder of images or of MNIST-style IDX files"
+)
+
+
+def load_dataset(
+    spec: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    label_column: str | None = None,
+    image_size: int | tuple[int, int] | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    download: bool = True,
+) -> Dataset:
+    """Load a built-in dataset by name, or a file or folder by path.
+
+    Parameters
+    ----------
+    spec : str or path
+        A built-in name (``digits``, ``mnist``, ``fashion-mnist``; a plain string naming one wins
+        over a file of that name, write ``./mnist`` for the file) or a path.
+    data_dir : path, optional
+        Where to look first for the MNIST IDX files (default ``$VAELAB_DATA``).
+    label_column : str, optional
+        CSV only: the column holding class labels (text or numbers).
+    image_size : int or (int, int), optional
+        Image folders only: resize every image to (H, W); an int means a square.
+    test_fraction : float
+        Fraction of rows held out for testing, in (0, 1). Built-ins use their fixed split.
+    seed : int
+        Seed of the random split (built-ins ignore it).
+    download : bool
+        Whether ``mnist``/``fashion-mnist`` may be downloaded into the cache when not found.
+
+    Returns
+    -------
+    Dataset
+        ``x_train`` float32 (N_train, *info.shape), ``y_train`` int64 (N_train,) or ``None``, and
+        the same for test; values in the data's own units (digits 0..16, MNIST 0..255).
+
+    Examples
+    --------
+    >>> ds = load_dataset("digits")
+    >>> ds.x_train.shape, ds.info.value_range
+    ((1437, 1, 8, 8), (0.0, 16.0))
+    """
+    source = os.fspath(spec)
+    check_test_fraction(test_fraction, source)
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
+        raise ValueError(f"{source}: seed={seed!r} is not allowed; allowed: an int from 0 to 2**32 - 1")
+    if isinstance(spec, str) and spec in registry.DATASETS:
+        _only_for(source, "label_column", label_column, "CSV files")
+        _only_for(source, "image_size", image_size, "image folders")
+        loader = registry.lookup(registry.DATASETS, spec, "dataset")
+        return loader(source, data_dir=None if data_dir is None else Path(data_dir), download=download)
+
+    path = Path(spec)
+    builtins = ", ".join(sorted(registry.DATASETS))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{source}: is neither an existing file or folder nor a built-in dataset; built-ins: {builtins}"
+        )
+    if path.is_dir():
+        _only_for(source, "label_column", label_column, "CSV files")
+        if find_split_files(path):
+            _only_for(source, "image_size", image_size, "image folders")
+            return load_idx_dir(path, source=source)
+        return load_image_folder(
+            path, source=source, image_size=image_size, test_fraction=test_fraction, seed=seed
+        )
+
+    _only_for(source, "image_size", image_size, "image folders")
+    suffix = path.suffix.lower()
+    common = {"source": source, "test_fraction": test_fraction, "seed": seed}
+    if suffix == ".csv":
+        return load_csv(path, label_column=label_column, **common)
+    _only_for(source, "label_column", label_column, "CSV files")
+    if suffix in _ARRAY_LOADERS:
+        return _ARRAY_LOADERS[suffix](path, **common)
+    if is_idx_name(path):
+        return load_idx_file(path, **common)
+    raise ValueError(
+        f"{source}: file type {suffix or '(no suffix)'!r} is not supported; allowed: {_ALLOWED}, or a "
+        f"built-in name ({builtins})"
+    )
+
+
+def _only_for(source: str, option: str, value: object, applies_to: str) -> None:
+    """Reject an option the chosen loader would silently ignore."""
+    if value is not None:
+        raise ValueError(
+            f"{source}: {option}={value!r} applies only to {applies_to}; leave it unset for this data"
+        )

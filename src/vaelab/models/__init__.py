@@ -1,0 +1,75 @@
+"""Models and :func:`build_model`, which resolves a config against data and fits the scaler.
+
+Importing this package registers the models in :data:`vaelab.registry.MODELS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import vaelab.nn  # noqa: F401  (registers the backbones)
+from vaelab.config import AUTO, ModelConfig
+from vaelab.models.ae import AE
+from vaelab.models.base import Autoencoder, Losses
+from vaelab.models.vae import VAE
+from vaelab.registry import ENCODERS, MODELS, lookup
+
+__all__ = ["AE", "VAE", "Autoencoder", "Losses", "build_model", "resolve_config"]
+
+# Defaults that depend on the kind of data: convolutions and a Bernoulli likelihood for images
+# (intensities in a known range), an MLP and a standardized Gaussian for tables.
+KIND_DEFAULTS = {
+    "image": {"arch": "conv", "likelihood": "bernoulli"},
+    "table": {"arch": "mlp", "likelihood": "gaussian"},
+}
+
+
+def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
+    """Fill the data-dependent fields of ``config`` from a :class:`vaelab.data.DataInfo`:
+    ``input_shape``, and ``"auto"`` arch/likelihood and empty ``hidden`` with the defaults."""
+    defaults = KIND_DEFAULTS[info.kind]
+    arch = defaults["arch"] if config.arch == AUTO else config.arch
+    likelihood = defaults["likelihood"] if config.likelihood == AUTO else config.likelihood
+    hidden = config.hidden or lookup(ENCODERS, arch, "architecture").default_hidden
+    return config.replace(input_shape=tuple(info.shape), arch=arch, likelihood=likelihood,
+                          hidden=tuple(hidden))
+
+
+def build_model(config: ModelConfig | None = None, data: Any = None, **overrides: Any) -> Autoencoder:
+    """Build the model ``config.model`` for ``data`` (a :class:`vaelab.data.Dataset`).
+
+    The data fix the input shape and the "auto" choices, and fit the scaler: a Bernoulli
+    likelihood maps the data's value range to [0, 1]; a Gaussian standardizes with the training
+    rows' per-channel (images) or per-column (tables) mean and standard deviation.
+
+    Parameters
+    ----------
+    config : what to build; ``ModelConfig()`` if None.
+    data : the training data; may be None only if ``config`` is already resolved.
+    **overrides : fields of ``config`` to change, e.g. ``latent_dim=2``.
+
+    Examples
+    --------
+    >>> data = vaelab.load_dataset("digits")
+    >>> model = vaelab.build_model(data=data, model="vae", latent_dim=8)
+    """
+    config = (config or ModelConfig()).replace(**overrides)
+    if data is not None:
+        config = resolve_config(config, data.info)
+    model: Autoencoder = lookup(MODELS, config.model, "model")(config)
+    if data is not None:
+        model.data_info = data.info.to_dict()
+        if config.likelihood == "bernoulli":
+            lo, hi = data.info.value_range
+            x = data.x_train
+            if float(np.min(x)) < lo or float(np.max(x)) > hi:
+                raise ValueError(
+                    f"{data.info.name}: the Bernoulli likelihood needs data inside the value range "
+                    f"[{lo}, {hi}], found [{np.min(x)}, {np.max(x)}]; use likelihood='gaussian'"
+                )
+            model.scaler.set_range(lo, hi)
+        else:
+            model.scaler.fit_standardize(data.x_train)
+    return model

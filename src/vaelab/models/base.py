@@ -1,0 +1,157 @@
+"""The contract every model speaks, and the parts all models share.
+
+Every model takes data in the data's own units and gives them back in those units:
+
+- ``encode(x, y=None)`` -> posterior object (VAE) or code tensor (AE)
+- ``embed(x, y=None)`` -> (B, Z) deterministic code: the posterior mean, or the AE's code
+- ``decode(z, y=None)`` -> likelihood object p(x|z) (``.mean``, ``.sample()``, ``.log_prob(x)``)
+- ``loss(x, y=None, kl_weight=1.0)`` -> :class:`Losses`
+- ``reconstruct(x, y=None)``, ``sample(n, y=None, generator=None)`` -> tensors in data units
+- ``save(run_dir)``, ``Model.load(run_dir)``
+
+Losses are in nats: summed over the data (and latent) dimensions of one example, averaged over
+the batch. ``y`` (labels or conditions) is accepted everywhere so that conditional models share the
+signatures; the unconditional models here ignore it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import torch
+from torch import Tensor, nn
+
+from vaelab.config import ModelConfig
+from vaelab.distributions import Likelihood
+from vaelab.nn.scaling import Scaler
+from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, lookup
+
+
+@dataclass(frozen=True)
+class Losses:
+    """One batch's objective and its parts, each a scalar tensor in nats per example.
+
+    total : what training minimizes (includes beta, free bits and the KL weight).
+    rec : -E_q[log p(x|z)], the reconstruction term.
+    kl : KL(q(z|x) || p(z)) as it is, without beta, free bits or weight; 0 for an AE.
+    """
+
+    total: Tensor
+    rec: Tensor
+    kl: Tensor
+
+    def detach(self) -> Losses:
+        return Losses(self.total.detach(), self.rec.detach(), self.kl.detach())
+
+
+class Autoencoder(nn.Module, ABC):
+    """Shared body of the models: encoder and decoder backbones from the registry, the likelihood,
+    and the scaler that records how the data were scaled.
+
+    Subclasses define how many numbers the encoder emits per latent dimension (``code_params``),
+    ``encode``, ``embed``, ``loss`` and ``sample``.
+
+    Parameters
+    ----------
+    config : a fully resolved :class:`ModelConfig` (no ``"auto"`` fields, ``input_shape`` set);
+        :func:`vaelab.build_model` resolves one from data.
+    """
+
+    code_params: ClassVar[int] = 1
+    #: whether ``sample`` can draw new data (a prior over codes exists)
+    generative: ClassVar[bool] = True
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not config.input_shape or "auto" in (config.arch, config.likelihood) or not config.hidden:
+            raise ValueError(
+                "the model config is not resolved (input_shape, arch, likelihood, hidden); "
+                "build models with vaelab.build_model(config, data)"
+            )
+        self.config = config
+        #: description of the training data (name, kind, shape, value range, columns, classes);
+        #: plain JSON-able metadata, stored in config.json.
+        self.data_info: dict[str, Any] = {}
+        self.encoder = lookup(ENCODERS, config.arch, "architecture")(
+            config, out_dim=self.code_params * config.latent_dim
+        )
+        self.decoder = lookup(DECODERS, config.arch, "architecture")(config, config.latent_dim)
+        self.likelihood_cls: type[Likelihood] = lookup(LIKELIHOODS, config.likelihood, "likelihood")
+        self.scaler = Scaler(config.input_shape)
+        if self.likelihood_cls.has_scale:
+            log_sigma = torch.full(config.input_shape, math.log(config.sigma))
+            if config.scale == "learned":
+                self.log_sigma = nn.Parameter(log_sigma)
+            else:
+                self.register_buffer("log_sigma", log_sigma)
+        else:
+            self.log_sigma = None
+
+    # -- the shared verbs -------------------------------------------------------------------
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Likelihood:
+        """p(x|z) for codes ``z`` (B, Z); its ``mean`` and ``sample()`` are in data units."""
+        log_sigma = None
+        if self.log_sigma is not None:
+            # A floor on the learned scale keeps the density finite on (near-)constant dimensions.
+            log_sigma = self.log_sigma.clamp(min=-7.0)
+        return self.likelihood_cls(self.decoder(z), self.scaler.shift, self.scaler.scale,
+                                   log_scale=log_sigma)
+
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Mean of p(x|z) at the deterministic code of ``x``: (B, *shape) in data units."""
+        return self.decode(self.embed(x, y), y).mean
+
+    def prepare(self, x: Tensor) -> Tensor:
+        """The data the likelihood is fitted to: ``x`` itself, or with ``binarize="dynamic"`` a fresh
+        Bernoulli draw x ~ Bernoulli(u) of the normalized intensities, mapped back to data units."""
+        if self.config.binarize != "dynamic":
+            return x
+        return self.scaler.denormalize(torch.bernoulli(self.scaler.normalize(x).clamp(0.0, 1.0)))
+
+    @abstractmethod
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Any:
+        """Posterior q(z|x) (VAE) or code tensor (AE) for data-unit ``x`` (B, *shape)."""
+
+    @abstractmethod
+    def embed(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Deterministic code of ``x``: (B, Z)."""
+
+    @abstractmethod
+    def loss(self, x: Tensor, y: Tensor | None = None, kl_weight: float = 1.0) -> Losses:
+        """The training objective on one batch, with its parts."""
+
+    @abstractmethod
+    def sample(self, n: int, y: Tensor | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        """``n`` new examples in data units, (n, *shape)."""
+
+    @property
+    def device(self) -> torch.device:
+        return self.scaler.shift.device
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, run_dir: str | os.PathLike[str]) -> None:
+        """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (atomically)."""
+        from vaelab.checkpoint import save_model  # checkpoint sits above models
+
+        save_model(self, run_dir)
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
+        """Rebuild a model from ``run_dir`` (config.json + model.safetensors); nothing is unpickled."""
+        from vaelab.checkpoint import load_model
+
+        model = load_model(run_dir, device=device)
+        if not isinstance(model, cls):
+            raise ValueError(f"{run_dir} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"arch={c.arch}, latent_dim={c.latent_dim}, likelihood={c.likelihood}"

@@ -1,0 +1,53 @@
+"""Fully connected backbone for any flat or flattenable input (tables, small images)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from vaelab.config import ModelConfig
+from vaelab.nn.layers import mlp
+from vaelab.registry import DECODERS, ENCODERS, register
+
+DEFAULT_HIDDEN = (512, 256)
+
+
+@register(ENCODERS, "mlp")
+class MLPEncoder(nn.Module):
+    """x (B, *input_shape) -> flatten -> hidden layers -> (B, out_dim).
+
+    Examples
+    --------
+    >>> enc = MLPEncoder(ModelConfig(input_shape=(1, 8, 8), hidden=(32,)), out_dim=4)
+    >>> enc(torch.zeros(5, 1, 8, 8)).shape
+    torch.Size([5, 4])
+    """
+
+    default_hidden = DEFAULT_HIDDEN
+
+    def __init__(self, config: ModelConfig, out_dim: int) -> None:
+        super().__init__()
+        n_in = math.prod(config.input_shape)
+        self.net = nn.Sequential(
+            nn.Flatten(), mlp([n_in, *config.hidden, out_dim], config.activation)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+@register(DECODERS, "mlp")
+class MLPDecoder(nn.Module):
+    """z (B, in_dim) -> hidden layers in reverse order -> (B, *input_shape) likelihood parameters."""
+
+    def __init__(self, config: ModelConfig, in_dim: int) -> None:
+        super().__init__()
+        n_out = math.prod(config.input_shape)
+        self.net = nn.Sequential(
+            mlp([in_dim, *reversed(config.hidden), n_out], config.activation),
+            nn.Unflatten(1, config.input_shape),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)

@@ -1,0 +1,40 @@
+"""Name -> implementation tables: the one place where a string from a config or the CLI becomes code.
+
+Each table is a plain dict. Modules fill them with :func:`register` where the implementation is
+defined, so adding a model or a dataset touches one file. Look names up with :func:`lookup`, which
+turns an unknown name into a one-line error listing the known ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MODELS: dict[str, Any] = {}
+ENCODERS: dict[str, Any] = {}
+DECODERS: dict[str, Any] = {}
+LIKELIHOODS: dict[str, Any] = {}
+DATASETS: dict[str, Any] = {}
+
+
+def register(table: dict[str, Any], name: str) -> Callable[[T], T]:
+    """Decorator that stores the decorated object in ``table`` under ``name``."""
+
+    def add(obj: T) -> T:
+        if name in table:
+            raise KeyError(f"{name!r} is registered twice")
+        table[name] = obj
+        return obj
+
+    return add
+
+
+def lookup(table: dict[str, Any], name: str, what: str) -> Any:
+    """Return ``table[name]``; an unknown name raises ``ValueError`` listing the allowed ones."""
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "(none registered)"
+        raise ValueError(f"unknown {what} {name!r}; choose from: {known}") from None

@@ -1,0 +1,285 @@
+"""``fit``: the one training loop, model-agnostic, readable top to bottom.
+
+The loop knows one thing about a model: ``model.loss(x, y, kl_weight)`` returns :class:`Losses`.
+It never branches on a model's name and never passes epochs or dataset sizes into a model.
+
+Speed on CPU comes from keeping the data one tensor: each epoch draws one permutation, gathers
+the rows once, and takes batches as contiguous slices. Nothing on the hot path synchronizes:
+the per-epoch sums and the index of a first non-finite step stay on the device until the epoch
+ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vaelab import checkpoint
+from vaelab.config import DataConfig, TrainConfig
+from vaelab.losses import linear_warmup
+from vaelab.models import Autoencoder
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run directory still holds the last good epoch."""
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did.
+
+    history : one record per epoch (the lines of metrics.jsonl).
+    best_epoch : the epoch whose weights the model holds now (lowest validation loss, or the last).
+    stopped_early : whether ``patience`` ended training before ``epochs``.
+    """
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA if available, else Apple MPS, else CPU; an unavailable choice is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if name not in available:
+        raise ValueError(f"device={name!r} is not allowed; choose from: auto, cpu, cuda, mps")
+    if not available[name]:
+        raise ValueError(f"device={name!r} is not available on this machine; use auto or cpu")
+    return torch.device(name)
+
+
+def fingerprint(x: np.ndarray) -> str:
+    """Shape and hash of the training array, to refuse resuming on different data."""
+    digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16).hexdigest()
+    return f"{tuple(x.shape)}:{digest}"
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig,
+                   device: torch.device) -> torch.optim.Optimizer:
+    """Adam; the fused kernel (one pass over all parameters) where this torch has it for the device."""
+    kwargs: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if device.type in ("cpu", "cuda"):
+        kwargs["fused"] = True
+    return torch.optim.Adam(model.parameters(), **kwargs)
+
+
+@torch.no_grad()
+def mean_losses(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None = None,
+                batch_size: int = 1024, seed: int = 0) -> dict[str, float]:
+    """Average ``loss``, ``rec`` and ``kl`` over ``x`` in evaluation mode (KL weight 1).
+
+    The random draws use a fixed ``seed`` inside a forked RNG, so the numbers are repeatable and
+    the caller's random stream is left as it was.
+    """
+    was_training = model.training
+    model.eval()
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    sums = torch.zeros(3, device=x.device, dtype=torch.float64)
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            yb = None if y is None else y[i:i + batch_size]
+            out = model.loss(xb, yb)
+            sums += torch.stack([out.total, out.rec, out.kl]).double() * len(xb)
+    model.train(was_training)
+    total, rec, kl = (sums / len(x)).tolist()
+    return {"loss": total, "rec": rec, "kl": kl}
+
+
+def _split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded (train, validation) row indices."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
+    if val_fraction > 0 and (n_val < 1 or n - n_val < 1):
+        raise ValueError(
+            f"val_fraction={val_fraction} of {n} rows leaves no training or no validation rows; "
+            "use val_fraction=0 or more data"
+        )
+    return perm[n_val:], perm[:n_val]
+
+
+def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None = None,
+        config: TrainConfig | None = None, *, run_dir: str | os.PathLike[str] | None = None,
+        data_config: DataConfig | None = None, resume: bool = False,
+        progress: bool = False) -> FitResult:
+    """Train ``model`` on ``x`` (N, *shape) in data units, with labels ``y`` (N,) if the model uses
+    them.
+
+    With ``run_dir``, every epoch atomically rewrites config.json, trainer_state.pt (the last
+    weights, optimizer, RNG states), model.safetensors (the best weights so far) and metrics.jsonl,
+    so a crash or Ctrl-C loses at most the epoch in progress; ``resume=True`` continues from the
+    last completed epoch and ends where an uninterrupted run would.
+
+    Parameters
+    ----------
+    model : a model from :func:`vaelab.build_model`; moved to ``config.device``.
+    x, y : training rows; a ``config.val_fraction`` share of them is held out for validation.
+    config : the training settings (:class:`TrainConfig`).
+    run_dir : where to checkpoint; None keeps everything in memory.
+    data_config : how ``x`` was loaded, stored in config.json for later commands.
+    resume : continue the run in ``run_dir``.
+    progress : show a tqdm progress bar per epoch (on stderr).
+
+    Returns
+    -------
+    FitResult ; the model ends holding the weights of ``result.best_epoch``.
+
+    Raises
+    ------
+    NonFiniteLossError if the loss becomes NaN or infinite (the run directory keeps the last good
+    epoch). ``KeyboardInterrupt`` passes through after the last completed epoch has been saved.
+
+    Examples
+    --------
+    >>> data = vaelab.load_dataset("digits")
+    >>> model = vaelab.build_model(data=data, latent_dim=8)
+    >>> result = vaelab.fit(model, data.x_train, config=TrainConfig(epochs=5))
+    """
+    config = config or TrainConfig()
+    device = resolve_device(config.device)
+    run_path = Path(run_dir) if run_dir is not None else None
+    if resume and run_path is None:
+        raise ValueError("resume=True needs the run_dir to resume from")
+    x_np = np.asarray(x, dtype=np.float32)
+    if tuple(x_np.shape[1:]) != tuple(model.config.input_shape):
+        raise ValueError(f"data rows have shape {tuple(x_np.shape[1:])}, the model expects "
+                         f"{tuple(model.config.input_shape)}")
+    if len(x_np) < 1:
+        raise ValueError("there are no training rows")
+    model.to(device)
+    x_all = torch.from_numpy(x_np).to(device)  # (N, *shape)
+    y_all = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long).to(device)
+    train_idx, val_idx = _split(len(x_all), config.val_fraction, config.seed)
+    x_train, x_val = x_all[train_idx.to(device)], x_all[val_idx.to(device)]
+    y_train = None if y_all is None else y_all[train_idx.to(device)]
+    y_val = None if y_all is None else y_all[val_idx.to(device)]
+    n_train, bs = len(x_train), config.batch_size
+    steps_per_epoch = math.ceil(n_train / bs)
+    warmup_steps = config.kl_warmup * steps_per_epoch
+
+    optimizer = make_optimizer(model, config, device)
+    shuffle = torch.Generator().manual_seed(config.seed + 1)
+    torch.manual_seed(config.seed)
+    data_id = fingerprint(x_np)
+    result = FitResult()
+    start, step, best_val, bad_epochs = 0, 0, math.inf, 0
+    best_state: dict[str, torch.Tensor] | None = None
+
+    if resume:
+        assert run_path is not None
+        state = checkpoint.load_trainer_state(run_path)
+        if state.get("data") != data_id:
+            raise ValueError(f"{run_path}: the data differ from the data this run was trained on; "
+                             "resume with the same data, or start a new run")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        shuffle.set_state(state["shuffle_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        start, step = int(state["epoch"]), int(state["step"])
+        best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
+        result.best_epoch = int(state["best_epoch"])
+        result.history = checkpoint.read_metrics(run_path)[:start]
+        best_state = {k: v.to(device) for k, v in
+                      checkpoint.load_weights(run_path / checkpoint.WEIGHTS).items()}
+    if run_path is not None:
+        checkpoint.write_config(run_path, model, config, data_config)
+
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
+                if config.precision == "bfloat16" else contextlib.nullcontext())
+    params = [p for p in model.parameters() if p.requires_grad]
+    for epoch in range(start + 1, config.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(n_train, generator=shuffle).to(device)
+        xs = x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
+        ys = None if y_train is None else y_train[order]
+        sums = torch.zeros(3, device=device)
+        first_bad = torch.full((), -1, device=device, dtype=torch.long)
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False,
+                   disable=not progress, unit="batch")
+        for i in range(steps_per_epoch):
+            xb = xs[i * bs:(i + 1) * bs]
+            yb = None if ys is None else ys[i * bs:(i + 1) * bs]
+            with autocast:
+                losses = model.loss(xb, yb, kl_weight=linear_warmup(step, warmup_steps))
+            optimizer.zero_grad(set_to_none=True)
+            losses.total.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+            optimizer.step()
+            parts = torch.stack([losses.total, losses.rec, losses.kl]).detach().float()
+            sums += parts * len(xb)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(parts[0]), i, first_bad)
+            step += 1
+            if progress:
+                bar.update()
+                if i % 50 == 0:
+                    done = min((i + 1) * bs, n_train)
+                    loss, rec, kl = (sums / done).tolist()
+                    bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
+        bar.close()
+        train_loss, train_rec, train_kl = (sums / n_train).tolist()
+        seconds = time.perf_counter() - t0
+        if int(first_bad) >= 0 or not math.isfinite(train_loss):
+            where = f"{run_path}" if run_path is not None else "nothing was saved (no run_dir)"
+            raise NonFiniteLossError(
+                f"the loss became non-finite at epoch {epoch}, step {int(first_bad) + 1} of "
+                f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
+                "try a lower --lr or --grad-clip 10"
+            )
+        record: dict[str, Any] = {
+            "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,
+            "train_kl": train_kl, "kl_weight": linear_warmup(step, warmup_steps),
+            "seconds": seconds, "samples_per_s": n_train / seconds,
+        }
+        improved = True
+        if len(x_val):
+            val = mean_losses(model, x_val, y_val, seed=config.seed)
+            record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
+            improved = val["loss"] < best_val
+            if improved:
+                best_val, bad_epochs = val["loss"], 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+        if improved:
+            result.best_epoch = epoch
+        result.history.append(record)
+        if run_path is not None:
+            checkpoint.save_trainer_state(run_path, {
+                "epoch": epoch, "step": step, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+                "shuffle_rng": shuffle.get_state(), "best_val": best_val,
+                "best_epoch": result.best_epoch, "bad_epochs": bad_epochs, "data": data_id,
+                **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
+            })
+            if improved:
+                checkpoint.save_weights(model, run_path / checkpoint.WEIGHTS)
+            checkpoint.write_metrics(run_path, result.history)
+        if config.patience and bad_epochs >= config.patience:
+            result.stopped_early = True
+            break
+    if best_state is not None and len(x_val):
+        model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,192 @@
+"""The trainer and the run directory: learning, resuming, failing safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import vaelab
+from vaelab import checkpoint, training
+from vaelab.config import ModelConfig, TrainConfig
+
+from helpers import image_data
+
+TINY = ModelConfig(latent_dim=4, hidden=(32,), channels=8)
+
+
+@pytest.fixture(scope="module")
+def digits() -> vaelab.Dataset:
+    return vaelab.load_dataset("digits")
+
+
+def test_loss_falls_on_digits_within_a_few_epochs(digits) -> None:
+    torch.manual_seed(0)
+    model = vaelab.build_model(TINY, digits)
+    before = training.mean_losses(model, torch.from_numpy(digits.x_test))["loss"]
+    result = vaelab.fit(model, digits.x_train, config=TrainConfig(epochs=5, batch_size=64))
+    losses = [r["val_loss"] for r in result.history]
+    after = training.mean_losses(model, torch.from_numpy(digits.x_test))["loss"]
+    assert len(losses) == 5 and losses[-1] < 0.8 * losses[0]
+    assert after < 0.8 * before
+    assert result.history[-1]["train_kl"] > 0.1  # the code carries information
+    assert all(r["samples_per_s"] > 0 for r in result.history)
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(digits, tmp_path) -> None:
+    x = digits.x_train[:400]
+    cfg = TrainConfig(epochs=4, batch_size=64, seed=3, kl_warmup=2)
+    torch.manual_seed(0)
+    whole = vaelab.build_model(TINY, digits)
+    vaelab.fit(whole, x, config=cfg, run_dir=tmp_path / "whole")
+
+    torch.manual_seed(0)
+    part = vaelab.build_model(TINY, digits)
+    vaelab.fit(part, x, config=cfg.replace(epochs=2), run_dir=tmp_path / "part")
+    resumed = vaelab.load(tmp_path / "part")
+    result = vaelab.fit(resumed, x, config=cfg, run_dir=tmp_path / "part", resume=True)
+
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "part" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    m1, m2 = checkpoint.read_metrics(tmp_path / "whole"), checkpoint.read_metrics(tmp_path / "part")
+    assert [r["train_loss"] for r in m1] == [r["train_loss"] for r in m2]
+
+
+def test_resume_refuses_other_data(digits, tmp_path) -> None:
+    model = vaelab.build_model(TINY, digits)
+    vaelab.fit(model, digits.x_train[:200], config=TrainConfig(epochs=1), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="the data differ from the data this run was trained on"):
+        vaelab.fit(model, digits.x_train[:300], config=TrainConfig(epochs=2), run_dir=tmp_path,
+                   resume=True)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(digits, tmp_path, monkeypatch) -> None:
+    model = vaelab.build_model(TINY, digits)
+    x = digits.x_train[:256]  # 4 steps per epoch at batch 64
+    calls = {"n": 0}
+    real_loss = model.loss
+
+    def loss(xb, yb=None, kl_weight=1.0):
+        out = real_loss(xb, yb, kl_weight)
+        calls["n"] += model.training
+        if model.training and calls["n"] == 7:  # epoch 2, step 3
+            return vaelab.Losses(out.total * float("nan"), out.rec, out.kl)
+        return out
+
+    monkeypatch.setattr(model, "loss", loss)
+    with pytest.raises(vaelab.NonFiniteLossError, match="epoch 2, step 3 of 4.*epoch 1 in"):
+        vaelab.fit(model, x, config=TrainConfig(epochs=3, batch_size=64), run_dir=tmp_path)
+    assert [r["epoch"] for r in checkpoint.read_metrics(tmp_path)] == [1]
+    assert checkpoint.load_trainer_state(tmp_path)["epoch"] == 1
+    good = vaelab.load(tmp_path)
+    assert all(torch.isfinite(p).all() for p in good.parameters())
+
+
+def test_early_stopping_keeps_the_best_epoch(digits, monkeypatch) -> None:
+    vals = iter([5.0, 3.0, 4.0, 4.5, 6.0, 7.0])
+    snapshots = []
+
+    def fake_mean_losses(model, x, y=None, batch_size=1024, seed=0):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"loss": next(vals), "rec": 0.0, "kl": 0.0}
+
+    monkeypatch.setattr(training, "mean_losses", fake_mean_losses)
+    model = vaelab.build_model(TINY, digits)
+    result = vaelab.fit(model, digits.x_train[:200], config=TrainConfig(epochs=6, patience=2))
+    assert result.stopped_early and len(result.history) == 4 and result.best_epoch == 2
+    best = snapshots[1]
+    assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
+
+
+def test_fit_rejects_wrong_shapes_and_devices(digits) -> None:
+    model = vaelab.build_model(TINY, digits)
+    with pytest.raises(ValueError, match=r"data rows have shape \(64,\), the model expects \(1, 8, 8\)"):
+        vaelab.fit(model, digits.x_train.reshape(-1, 64))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' is not available on this machine"):
+            vaelab.resolve_device("cuda")
+    with pytest.raises(ValueError, match="leaves no training or no validation rows"):
+        vaelab.fit(model, digits.x_train[:1], config=TrainConfig(epochs=1, val_fraction=0.5))
+
+
+# -- the run directory -------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def run(tmp_path):
+    data = image_data()
+    model = vaelab.build_model(TINY.replace(arch="mlp"), data)
+    vaelab.fit(model, data.x_train, config=TrainConfig(epochs=1), run_dir=tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_truncated_weights_give_one_clear_error(run) -> None:
+    path = run / "model.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="model.safetensors is damaged or truncated"):
+        vaelab.load(run)
+
+
+def test_weights_that_do_not_match_the_config(run) -> None:
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["model"]["latent_dim"] = 9
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="model.safetensors does not match .*config.json"):
+        vaelab.load(run)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "config.json is damaged or truncated"),
+    ('{"model": {"latent": 2}}', r"config.json: config section 'ModelConfig' has unknown keys"),
+    ('{"data": {}}', "config.json has no 'model' section"),
+])
+def test_tampered_config(run, text: str, message: str) -> None:
+    (run / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        vaelab.load(run)
+
+
+def test_trainer_state_never_unpickles_code(run, tmp_path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(run / "trainer_state.pt", "wb") as f:
+        pickle.dump({"epoch": 1, "x": Exploit()}, f, protocol=2)
+    with pytest.raises(ValueError, match="trainer_state.pt is damaged or truncated"):
+        checkpoint.load_trainer_state(run)
+    assert not marker.exists()
+    (run / "trainer_state.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="trainer_state.pt is damaged"):
+        checkpoint.load_trainer_state(run)
+
+
+def test_a_failed_write_leaves_the_old_file_intact(run, monkeypatch) -> None:
+    before = (run / "model.safetensors").read_bytes()
+
+    def broken_save(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_weights(vaelab.load(run), run / "model.safetensors")
+    assert (run / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_missing_run_directory(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="run directory .*nope does not exist"):
+        vaelab.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json is missing.*not a vaelab run"):
+        vaelab.load(tmp_path / "empty")

@@ -41,12 +41,11 @@ def _opt(group: Any, flag: str, default: Any, help: str, **kwargs: Any) -> None:
     group.add_argument(flag, default=None, help=f"{help} (default: {default})", **kwargs)
 
 
-def _add_data_args(p: argparse.ArgumentParser, required: bool) -> None:
+def _add_data_args(p: argparse.ArgumentParser, default: str) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", required=required, metavar="SPEC",
+    g.add_argument("--data", metavar="SPEC",
                    help="built-in name (digits, mnist, fashion-mnist) or a path: .npy, .npz, .csv, "
-                   "IDX file, MNIST-style IDX folder, or a folder of images"
-                   + ("" if required else " (default: the run's training data)"))
+                   f"IDX file, MNIST-style IDX folder, or a folder of images (default: {default})")
     g.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST/Fashion-MNIST IDX files (else $VAELAB_DATA)")
     g.add_argument("--label-column", metavar="NAME", help="CSV column holding class labels")
@@ -99,7 +98,7 @@ def _open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, dict[str, A
 MODEL_FLAGS = {
     "model": ("--model", str, "vae or ae"), "arch": ("--arch", str, "mlp, conv or auto"),
     "latent_dim": ("--latent-dim", int, "size of the code z"),
-    "hidden": ("--hidden", _ints, "dense layer widths, e.g. 512,256 (auto: per arch)"),
+    "hidden": ("--hidden", _ints, "dense layer widths; auto: 512,256 for mlp, 256 for conv"),
     "channels": ("--channels", int, "conv: channels of the first layer"),
     "activation": ("--activation", str, "relu, silu, gelu, tanh or elu"),
     "likelihood": ("--likelihood", str, "bernoulli, gaussian or auto"),
@@ -120,20 +119,26 @@ TRAIN_FLAGS = {
     "seed": ("--seed", int, "random seed"),
     "precision": ("--precision", str, "float32 or bfloat16"),
 }
-RESUMABLE = {"epochs", "patience", "precision"}
+SWITCHES = {"compile": ("--compile", "compile the loss with torch.compile (faster long runs)")}
+METAVARS: dict[Any, str] = {int: "N", float: "X", _ints: "N[,N...]"}
+RESUMABLE = {"epochs", "patience", "precision", "compile"}
 
 
 def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train a model, write a run directory",
                        description="Train an AE or VAE and write a run directory "
                        "(config.json, model.safetensors, trainer_state.pt, metrics.jsonl, figures/).")
-    _add_data_args(p, required=False)
+    _add_data_args(p, default="digits")
     for title, flags, cls in (("model", MODEL_FLAGS, ModelConfig), ("training", TRAIN_FLAGS, TrainConfig)):
         g = p.add_argument_group(title)
         for name, (flag, typ, text) in flags.items():
             default = getattr(cls, name)
             shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-            _opt(g, flag, shown or "auto", text, type=typ, dest=name)
+            _opt(g, flag, "auto" if shown == "" else shown, text, type=typ, dest=name,
+                 metavar=METAVARS.get(typ, "NAME"))
+    for name, (flag, text) in SWITCHES.items():
+        g.add_argument(flag, dest=name, action="store_const", const=True, default=None,
+                       help=f"{text} (default: off)")
     _device_arg(p)
     g = p.add_argument_group("run directory")
     g.add_argument("--out", metavar="DIR", help="run directory (default: runs/DATA-MODEL[-N])")
@@ -160,7 +165,7 @@ def _default_out(data: str, model: str) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     device = vaelab.resolve_device(args.device)
-    train_overrides = _pick(args, TRAIN_FLAGS)
+    train_overrides = _pick(args, TRAIN_FLAGS | SWITCHES)
     if args.resume:
         if args.out is None:
             raise ValueError("--resume needs --out RUN, the run directory to continue")
@@ -169,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE))
         if changed or args.data is not None:
             raise ValueError(f"--resume continues {out} as configured; it can change only "
-                             f"--epochs, --patience, --precision and --device, not {changed or ['--data']}")
+                             f"--epochs, --patience, --precision, --compile and --device, not {changed or ['--data']}")
         data_cfg = stored["data"]
         train_cfg = (stored["train"] or TrainConfig()).replace(**train_overrides, device=args.device)
         model = vaelab.load(out)
@@ -207,36 +212,10 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{last['samples_per_s']:.0f} samples/s; best epoch {result.best_epoch}"
           + (" (stopped early)" if result.stopped_early else ""))
     if not args.no_figures:
-        written = write_figures(model, data, out)
+        written = outputs.write_run_figures(model, data, out)
         print("figures: " + ", ".join(str(p) for p in written))
     print(f"run directory: {out}")
     return 0
-
-
-def write_figures(model: vaelab.Autoencoder, data: vaelab.Dataset, out: Path) -> list[Path]:
-    """Training curves; for images also samples and test reconstructions; for tables samples.csv."""
-    info = model.data_info
-    figs = out / "figures"
-    written = [outputs.save_figure(plots.training_curves(checkpoint.read_metrics(out),
-                                                         title=str(out)), figs / "curves.png")]
-    gen = torch.Generator(device=model.device).manual_seed(0)
-    can_sample = model.generative
-    if info.get("kind") == "image":
-        x = data.x_test[:30]
-        recon = _batched(model.reconstruct, x, model.device)
-        written.append(outputs.save_figure(
-            plots.reconstruction_grid(x, recon, tuple(info["value_range"])),
-            figs / "reconstructions.png"))
-        if can_sample:
-            with torch.no_grad():
-                samples = model.sample(64, generator=gen).cpu().numpy()
-            written.append(outputs.write_data(figs / "samples.png", samples, info,
-                                              title="samples from the prior"))
-    elif can_sample:
-        with torch.no_grad():
-            samples = model.sample(100, generator=gen).cpu().numpy()
-        written.append(outputs.write_data(out / "samples.csv", samples, info))
-    return written
 
 
 # -- sample / reconstruct / encode / decode / info ----------------------------------------------
@@ -361,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = run_cmd("reconstruct", "encode and decode data; originals above reconstructions",
                 cmd_reconstruct)
-    _add_data_args(p, required=False)
+    _add_data_args(p, default="the run's training data")
     p.add_argument("--split", default="test", choices=("train", "test", "all"),
                    help="which rows (default: test)")
     p.add_argument("-n", type=int, default=30, help="how many rows, 0 = all (default: 30)")
@@ -369,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
 
     p = run_cmd("encode", "write the codes (posterior means) of data", cmd_encode)
-    _add_data_args(p, required=False)
+    _add_data_args(p, default="the run's training data")
     p.add_argument("--split", default="all", choices=("train", "test", "all"),
                    help="which rows; 'all' keeps a file's row order (default: all)")
     p.add_argument("--out", required=True, help="FILE.npy or FILE.csv (columns z0.., label)")

@@ -153,6 +153,8 @@ class TrainConfig(_Config):
     seed : seeds the shuffling, the validation split and every random draw of training.
     device : ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
     precision : ``float32`` or ``bfloat16`` (autocast; fast on GPUs and on CPUs with bf16 units).
+    compile : compile the loss with ``torch.compile`` (fuses elementwise work; costs tens of seconds
+        of compilation up front, so it pays off on long runs; needs a C++ compiler on CPU).
     """
 
     epochs: int = 30
@@ -166,8 +168,10 @@ class TrainConfig(_Config):
     seed: int = 0
     device: str = "auto"
     precision: str = "float32"
+    compile: bool = False
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.compile, bool), "compile", self.compile, "it must be true or false")
         _check(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs,
                "it must be a positive integer")
         _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size",

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from vaelab import plots
-from vaelab.checkpoint import atomic_path
+from vaelab.checkpoint import atomic_path, read_metrics
+from vaelab.data import Dataset
+from vaelab.models import Autoencoder
 
 SUFFIXES = (".png", ".npy", ".csv")
 
@@ -123,3 +126,27 @@ def read_codes(path: str | os.PathLike[str], latent_dim: int) -> np.ndarray:
     if not np.isfinite(z).all():
         raise ValueError(f"{path} contains NaN or infinite values")
     return z.astype(np.float32)
+
+
+@torch.no_grad()
+def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path]:
+    """The standard pictures of a run: training curves; for images, test reconstructions and
+    samples from the prior (figures/*.png); for tables, samples in RUN/samples.csv."""
+    info = model.data_info
+    figs = out / "figures"
+    curves = plots.training_curves(read_metrics(out), title=str(out))
+    written = [save_figure(curves, figs / "curves.png")]
+    gen = torch.Generator(device=model.device).manual_seed(0)
+    if info.get("kind") == "image":
+        x = data.x_test[:30]
+        recon = model.reconstruct(torch.from_numpy(x).to(model.device)).cpu().numpy()
+        grid = plots.reconstruction_grid(x, recon, tuple(info["value_range"]))
+        written.append(save_figure(grid, figs / "reconstructions.png"))
+        if model.generative:
+            samples = model.sample(64, generator=gen).cpu().numpy()
+            written.append(write_data(figs / "samples.png", samples, info,
+                                      title="samples from the prior"))
+    elif model.generative:
+        samples = model.sample(100, generator=gen).cpu().numpy()
+        written.append(write_data(out / "samples.csv", samples, info))
+    return written

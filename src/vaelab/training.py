@@ -207,6 +207,8 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if config.precision == "bfloat16" else contextlib.nullcontext())
     params = [p for p in model.parameters() if p.requires_grad]
+    # Compiled, the KL weight goes in as a tensor so that warm-up does not recompile every step.
+    loss_fn = torch.compile(model.loss, dynamic=False) if config.compile else model.loss
     for epoch in range(start + 1, config.epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -221,7 +223,8 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
             xb = xs[i * bs:(i + 1) * bs]
             yb = None if ys is None else ys[i * bs:(i + 1) * bs]
             with autocast:
-                losses = model.loss(xb, yb, kl_weight=linear_warmup(step, warmup_steps))
+                weight = linear_warmup(step, warmup_steps)
+                losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             if config.grad_clip > 0:

@@ -190,3 +190,24 @@ def test_missing_run_directory(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="config.json is missing.*not a vaelab run"):
         vaelab.load(tmp_path / "empty")
+
+
+def test_resume_can_lower_the_learning_rate(digits, tmp_path) -> None:
+    model = vaelab.build_model(TINY, digits, seed=0)
+    x = digits.x_train[:200]
+    vaelab.fit(model, x, config=TrainConfig(epochs=1, lr=1e-3), run_dir=tmp_path)
+    resumed = vaelab.load(tmp_path)
+    vaelab.fit(resumed, x, config=TrainConfig(epochs=2, lr=1e-4), run_dir=tmp_path, resume=True)
+    state = checkpoint.load_trainer_state(tmp_path)
+    assert state["epoch"] == 2
+    assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [1e-4]
+
+
+def test_build_model_seed_fixes_the_initial_weights(digits) -> None:
+    a = vaelab.build_model(TINY, digits, seed=5)
+    rng = torch.get_rng_state()
+    b = vaelab.build_model(TINY, digits, seed=5)
+    assert torch.equal(rng, torch.get_rng_state())  # the global stream is untouched
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    c = vaelab.build_model(TINY, digits, seed=6)
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))

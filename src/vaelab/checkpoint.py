@@ -36,6 +36,12 @@ TRAINER_STATE = "trainer_state.pt"
 METRICS = "metrics.jsonl"
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it and set it back
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
@@ -44,6 +50,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 def _data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConfig:
     """The data to load: the flags, or the run's stored data when --data is not given."""
     if args.data is None:
+        given = [_flag(k) for k in DATA_FLAGS[1:] if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} need --data SPEC")
         if stored is None:
             raise ValueError("this run does not record its data; pass --data SPEC")
         return stored
@@ -121,7 +126,9 @@ TRAIN_FLAGS = {
 }
 SWITCHES = {"compile": ("--compile", "compile the loss with torch.compile (faster long runs)")}
 METAVARS: dict[Any, str] = {int: "N", float: "X", _ints: "N[,N...]"}
-RESUMABLE = {"epochs", "patience", "precision", "compile"}
+ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | {k: (f, bool, t) for k, (f, t) in SWITCHES.items()}
+RESUMABLE = {"epochs", "patience", "precision", "compile", "lr", "grad_clip", "weight_decay"}
+DATA_FLAGS = ("data", "data_dir", "label_column", "image_size")
 
 
 def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -150,6 +157,14 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def _clear_run(out: Path) -> None:
+    """Remove what a previous run wrote into ``out`` (for --overwrite); other files stay."""
+    for name in (checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.TRAINER_STATE,
+                 checkpoint.METRICS, "samples.csv"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "figures", ignore_errors=True)
+
+
 def _pick(args: argparse.Namespace, flags: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(args, k) for k in flags if getattr(args, k) is not None}
 
@@ -163,6 +178,23 @@ def _default_out(data: str, model: str) -> Path:
     return out
 
 
+def _flag(name: str) -> str:
+    spec = ALL_FLAGS.get(name)
+    return spec[0] if spec else "--" + name.replace("_", "-")
+
+
+def _flagged(make: Any, **kwargs: Any) -> Any:
+    """Build a config; its errors name the command-line flag (``--epochs 0``), not the field."""
+    try:
+        return make(**kwargs)
+    except ValueError as err:
+        message = str(err)
+        for name in ALL_FLAGS:
+            if message.startswith(f"{name}="):
+                message = f"{_flag(name)} {message[len(name) + 1:]}"
+        raise ValueError(message) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     device = vaelab.resolve_device(args.device)
     train_overrides = _pick(args, TRAIN_FLAGS | SWITCHES)
@@ -171,27 +203,35 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("--resume needs --out RUN, the run directory to continue")
         out = Path(args.out)
         stored = checkpoint.read_config(out)
-        changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE))
-        if changed or args.data is not None:
-            raise ValueError(f"--resume continues {out} as configured; it can change only "
-                             f"--epochs, --patience, --precision, --compile and --device, not {changed or ['--data']}")
+        changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE)
+                         | {k for k in DATA_FLAGS if getattr(args, k) is not None})
+        if changed:
+            raise ValueError(
+                f"--resume continues {out} with its own data and model; it can change only "
+                f"{', '.join(_flag(k) for k in sorted(RESUMABLE))} and --device, "
+                f"not {', '.join(_flag(k) for k in changed)}")
+        if not (out / checkpoint.TRAINER_STATE).exists():
+            raise ValueError(f"{out} has no completed epoch to resume; start it again with "
+                             "--overwrite")
         data_cfg = stored["data"]
-        train_cfg = (stored["train"] or TrainConfig()).replace(**train_overrides, device=args.device)
+        train_cfg = _flagged((stored["train"] or TrainConfig()).replace, **train_overrides,
+                             device=args.device)
         model = vaelab.load(out)
     else:
         data_cfg = _data_config(args, DataConfig())
-        model_cfg = ModelConfig(**_pick(args, MODEL_FLAGS))
-        train_cfg = TrainConfig(**train_overrides, device=args.device)
+        model_cfg = _flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
+        train_cfg = _flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
         if checkpoint.is_run_dir(out) and not args.overwrite:
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
                              "--overwrite to replace it, or another --out")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; give a directory for the run")
     data = _load_data(data_cfg)
     if not args.resume:
-        model = vaelab.build_model(model_cfg, data)
+        model = vaelab.build_model(model_cfg, data, seed=train_cfg.seed)
         if args.overwrite:
-            for name in (checkpoint.TRAINER_STATE, checkpoint.METRICS, checkpoint.WEIGHTS):
-                (out / name).unlink(missing_ok=True)
+            _clear_run(out)
     _check_shape(model, data)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
@@ -202,8 +242,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                             data_config=data_cfg, resume=args.resume, progress=not args.quiet)
     except KeyboardInterrupt:
         done = checkpoint.read_metrics(out)
-        print(f"\ninterrupted; {out} holds {len(done)} completed epoch(s). Resume with:\n"
-              f"  vaelab train --resume --out {out}", file=sys.stderr)
+        if done:
+            print(f"\ninterrupted; {out} holds {len(done)} completed epoch(s). Resume with:\n"
+                  f"  vaelab train --resume --out {out}", file=sys.stderr)
+        else:
+            print(f"\ninterrupted before the first epoch ended; nothing to resume in {out}. "
+                  "Start again with the same command and --overwrite", file=sys.stderr)
         return EXIT_INTERRUPTED
     last = result.history[-1] if result.history else checkpoint.read_metrics(out)[-1]
     val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""
@@ -305,6 +349,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         t = report["train"]
         print(f"training   {len(metrics)}/{t['epochs']} epochs, batch {t['batch_size']}, "
               f"lr {t['lr']}, seed {t['seed']}")
+    if (Path(args.run) / checkpoint.TRAINER_STATE).exists():
+        best = checkpoint.load_trainer_state(args.run)["best_epoch"]
+        print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one)")
     if metrics:
         m = metrics[-1]
         line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
@@ -370,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, NotADirectoryError, vaelab.NonFiniteLossError) as err:
+    except BrokenPipeError:  # e.g. `vaelab info RUN | head`: the reader left, which is fine
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stop the flush at exit from failing)
+        return 0
+    except (ValueError, OSError, vaelab.NonFiniteLossError) as err:
         if args.debug:
             raise
         message = " ".join(str(err).split())  # always one line

@@ -191,6 +191,8 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                              "resume with the same data, or start a new run")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # a resumed run may lower the learning rate
+            group.update(lr=config.lr, weight_decay=config.weight_decay)
         torch.set_rng_state(state["rng"])
         shuffle.set_state(state["shuffle_rng"])
         if device.type == "cuda" and "cuda_rng" in state:

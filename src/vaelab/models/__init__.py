@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 import vaelab.nn  # noqa: F401  (registers the backbones)
 from vaelab.config import AUTO, ModelConfig
@@ -37,7 +38,8 @@ def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
                           hidden=tuple(hidden))
 
 
-def build_model(config: ModelConfig | None = None, data: Any = None, **overrides: Any) -> Autoencoder:
+def build_model(config: ModelConfig | None = None, data: Any = None, *, seed: int | None = None,
+                **overrides: Any) -> Autoencoder:
     """Build the model ``config.model`` for ``data`` (a :class:`vaelab.data.Dataset`).
 
     The data fix the input shape and the "auto" choices, and fit the scaler: a Bernoulli
@@ -48,6 +50,8 @@ def build_model(config: ModelConfig | None = None, data: Any = None, **overrides
     ----------
     config : what to build; ``ModelConfig()`` if None.
     data : the training data; may be None only if ``config`` is already resolved.
+    seed : seeds the weight initialization (inside a forked RNG, so the global random state is
+        left as it was); None draws from the global RNG.
     **overrides : fields of ``config`` to change, e.g. ``latent_dim=2``.
 
     Examples
@@ -58,7 +62,11 @@ def build_model(config: ModelConfig | None = None, data: Any = None, **overrides
     config = (config or ModelConfig()).replace(**overrides)
     if data is not None:
         config = resolve_config(config, data.info)
-    model: Autoencoder = lookup(MODELS, config.model, "model")(config)
+    model_cls = lookup(MODELS, config.model, "model")
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model: Autoencoder = model_cls(config)
     if data is not None:
         model.data_info = data.info.to_dict()
         if config.likelihood == "bernoulli":

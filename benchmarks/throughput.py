@@ -6,7 +6,7 @@ epochs on the same 60,000 images; the script prints samples/s for each, their ra
 of this machine's measured float32 matmul throughput that each reaches.
 
     python benchmarks/throughput.py                 # the comparison at identical settings
-    python benchmarks/throughput.py --extras        # also larger batches, bf16 autocast
+    python benchmarks/throughput.py --extras        # also larger batches, compile, bf16
 
 FLOPs per training sample are counted from the layer shapes: forward 2*MACs, backward 2*MACs for
 the weight gradients of every layer plus 2*MACs for the input gradients of every layer but the
@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
+import statistics
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,23 +70,20 @@ class PlainVAE(nn.Module):
         return self.fc4(F.relu(self.fc3(z))), mu, logvar
 
 
-def plain_loop(x01: torch.Tensor, epochs: int, batch_size: int, lr: float) -> tuple[float, PlainVAE]:
-    """The usual loop: TensorDataset + DataLoader(shuffle=True), loss summed over pixels."""
-    torch.manual_seed(0)
-    model = PlainVAE()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+def plain_epoch(model: PlainVAE, opt: torch.optim.Optimizer, x01: torch.Tensor,
+                batch_size: int) -> float:
+    """One epoch of the usual loop (TensorDataset + DataLoader(shuffle=True)); samples/s."""
     loader = DataLoader(TensorDataset(x01), batch_size=batch_size, shuffle=True)
     t = time.perf_counter()
-    for _ in range(epochs):
-        for (xb,) in loader:
-            logits, mu, logvar = model(xb)
-            bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
-            kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-            loss = (bce + kld) / len(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return len(x01) * epochs / (time.perf_counter() - t), model
+    for (xb,) in loader:
+        logits, mu, logvar = model(xb)
+        bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (bce + kld) / len(xb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return len(x01) / (time.perf_counter() - t)
 
 
 @torch.no_grad()
@@ -98,25 +95,35 @@ def plain_test_loss(model: PlainVAE, x01: torch.Tensor) -> float:
     return float((bce + kld) / len(x01))
 
 
-def vaelab_run(data: vaelab.Dataset, epochs: int, batch_size: int, lr: float,
-               precision: str = "float32") -> tuple[float, float]:
-    """samples/s of vaelab.fit and the test loss (negative ELBO, nats) after training."""
-    model = vaelab.build_model(data=data, model="vae", arch="mlp", hidden=(400,), latent_dim=20,
-                               likelihood="bernoulli")
-    config = vaelab.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=0.0,
-                                device="cpu", precision=precision)
-    t = time.perf_counter()
-    vaelab.fit(model, data.x_train, config=config)
-    speed = len(data.x_train) * epochs / (time.perf_counter() - t)
-    test = mean_losses(model, torch.from_numpy(data.x_test))["loss"]
-    return speed, test
+def vaelab_model(data: vaelab.Dataset) -> vaelab.Autoencoder:
+    return vaelab.build_model(data=data, model="vae", arch="mlp", hidden=(400,), latent_dim=20,
+                              likelihood="bernoulli", seed=0)
+
+
+def vaelab_config(epochs: int, batch_size: int = 128, **kw: object) -> vaelab.TrainConfig:
+    lr = 1e-3 * (batch_size / 128) ** 0.5  # square-root learning-rate scaling for Adam
+    return vaelab.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, val_fraction=0.0,
+                              device="cpu", **kw)  # type: ignore[arg-type]
+
+
+def test_loss(model: vaelab.Autoencoder, data: vaelab.Dataset) -> float:
+    return mean_losses(model, torch.from_numpy(data.x_test))["loss"]
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="one-epoch rounds of each loop, interleaved; medians are reported")
     parser.add_argument("--extras", action="store_true",
-                        help="also time larger batches (scaled lr) and bfloat16 autocast")
+                        help="also time larger batches, torch.compile and bfloat16 autocast")
     args = parser.parse_args()
 
     data = vaelab.load_dataset("fashion-mnist")
@@ -124,31 +131,51 @@ def main() -> None:
     x01_test = torch.from_numpy(data.x_test.reshape(len(data.x_test), -1) / 255.0).float()
     peak = matmul_peak()
     flops = train_flops_per_sample()
-    print(f"# {datetime.date.today()}  {platform.processor() or platform.machine()}  "
-          f"torch {torch.__version__}  threads {torch.get_num_threads()}")
+    print(f"# {datetime.date.today()}  {platform.machine()}  torch {torch.__version__}  "
+          f"threads {torch.get_num_threads()}")
     print(f"measured float32 matmul peak: {peak / 1e9:.1f} GFLOP/s; "
           f"model: {flops / 1e6:.2f} MFLOP per training sample")
 
-    # Warm both paths once (allocator, kernels), then time them in the same run.
-    plain_loop(x01[:4096], 1, 128, 1e-3)
-    vaelab_run(data, 1, 128, 1e-3)
-    plain_speed, plain_model = plain_loop(x01, args.epochs, 128, 1e-3)
-    ours_speed, ours_test = vaelab_run(data, args.epochs, 128, 1e-3)
-    print(f"\nbatch 128, float32, {args.epochs} epochs of {len(x01)} images")
-    print(f"{'loop':<28}{'samples/s':>12}{'% of peak':>11}{'test -ELBO':>12}")
-    for name, speed, test in [("plain PyTorch DataLoader", plain_speed,
-                               plain_test_loss(plain_model, x01_test)),
-                              ("vaelab.fit", ours_speed, ours_test)]:
-        print(f"{name:<28}{speed:>12.0f}{100 * speed * flops / peak:>10.1f}%{test:>12.2f}")
-    print(f"ratio vaelab / plain: {ours_speed / plain_speed:.2f}x")
+    torch.manual_seed(0)
+    plain = PlainVAE()
+    plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-3)
+    ours = vaelab_model(data)
+    plain_epoch(PlainVAE(), torch.optim.Adam(PlainVAE().parameters()), x01[:4096], 128)  # warm-up
+    plain_speeds, our_speeds = [], []
+    for _ in range(args.rounds):  # interleaved, so that a busy moment hits both loops alike
+        plain_speeds.append(plain_epoch(plain, plain_opt, x01, 128))
+        result = vaelab.fit(ours, data.x_train, config=vaelab_config(1))
+        our_speeds.append(result.history[-1]["samples_per_s"])
+    plain_speed, our_speed = statistics.median(plain_speeds), statistics.median(our_speeds)
+    print(f"\nbatch 128, float32, Adam 1e-3: {args.rounds} interleaved one-epoch rounds of "
+          f"{len(x01)} images; median samples/s (all rounds)")
+    print(f"{'loop':<26}{'samples/s':>10}{'% of peak':>11}  {'test -ELBO':>10}  rounds")
+    for name, speed, speeds, test in [
+        ("plain PyTorch DataLoader", plain_speed, plain_speeds, plain_test_loss(plain, x01_test)),
+        ("vaelab.fit", our_speed, our_speeds, test_loss(ours, data)),
+    ]:
+        print(f"{name:<26}{speed:>10.0f}{100 * speed * flops / peak:>10.1f}%  {test:>10.2f}  "
+              + " ".join(f"{v:.0f}" for v in speeds))
+    print(f"ratio vaelab / plain: {our_speed / plain_speed:.2f}x")
 
     if args.extras:
-        print("\nfaster settings (vaelab.fit, same epochs):")
-        for bs, precision in [(512, "float32"), (1024, "float32"), (128, "bfloat16")]:
-            lr = 1e-3 * (bs / 128) ** 0.5  # square-root scaling for Adam
-            speed, test = vaelab_run(data, args.epochs, bs, lr, precision)
-            print(f"batch {bs:<5} lr {lr:.2e} {precision:<9}{speed:>10.0f} samples/s "
-                  f"{100 * speed * flops / peak:>6.1f}% of peak  test -ELBO {test:.2f}")
+        epochs = args.rounds
+        print(f"\nfaster settings: each trains {epochs} epochs from the same start; samples/s is "
+              "the median epoch (a compiled run's first epoch includes compilation)")
+        settings = [("batch 128", {}), ("batch 128, compile", {"compile": True}),
+                    ("batch 512", {"batch_size": 512}), ("batch 1024", {"batch_size": 1024})]
+        if cpu_has_bf16():
+            settings.append(("batch 128, bfloat16", {"precision": "bfloat16"}))
+        for name, kw in settings:
+            model = vaelab_model(data)
+            result = vaelab.fit(model, data.x_train, config=vaelab_config(epochs, **kw))
+            speeds = [r["samples_per_s"] for r in result.history]
+            speed = statistics.median(speeds[1:] if kw.get("compile") else speeds)
+            cfg = vaelab_config(epochs, **kw)
+            print(f"{name:<22} lr {cfg.lr:.2e} {speed:>8.0f} samples/s "
+                  f"{100 * speed * flops / peak:>5.1f}% of peak  test -ELBO {test_loss(model, data):.2f}")
+        if not cpu_has_bf16():
+            print("bfloat16 autocast: not run, this CPU has no bf16 units (avx512_bf16/amx)")
 
 
 if __name__ == "__main__":

@@ -249,6 +249,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"\ninterrupted before the first epoch ended; nothing to resume in {out}. "
                   "Start again with the same command and --overwrite", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except vaelab.NonFiniteLossError as err:
+        fix = f"--lr {train_cfg.lr / 10:g} --grad-clip 10"
+        how = (f"vaelab train --resume --out {out} {fix}" if checkpoint.read_metrics(out)
+               else f"the same command with --overwrite {fix}")
+        raise ValueError(f"{err}; continue with: {how}") from None
     last = result.history[-1] if result.history else checkpoint.read_metrics(out)[-1]
     val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""
     print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} nats (rec "

@@ -178,7 +178,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     optimizer = make_optimizer(model, config, device)
     shuffle = torch.Generator().manual_seed(config.seed + 1)
     torch.manual_seed(config.seed)
-    data_id = fingerprint(x_np)
+    data_id = fingerprint(x_np) if run_path is not None else ""
     result = FitResult()
     start, step, best_val, bad_epochs = 0, 0, math.inf, 0
     best_state: dict[str, torch.Tensor] | None = None
@@ -217,8 +217,9 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
         order = torch.randperm(n_train, generator=shuffle).to(device)
         xs = x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
         ys = None if y_train is None else y_train[order]
-        sums = torch.zeros(3, device=device)
-        first_bad = torch.full((), -1, device=device, dtype=torch.long)
+        # Per-step losses stay on the device as detached scalars; one stack at the end of the
+        # epoch turns them into sums and finds a first non-finite step without a sync per step.
+        steps: list[torch.Tensor] = []
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False,
                    disable=not progress, unit="batch")
         for i in range(steps_per_epoch):
@@ -232,25 +233,29 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
             optimizer.step()
-            parts = torch.stack([losses.total, losses.rec, losses.kl]).detach().float()
-            sums += parts * len(xb)
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(parts[0]), i, first_bad)
+            steps.append(losses.total.detach())
+            steps.append(losses.rec.detach())
+            steps.append(losses.kl.detach())
             step += 1
             if progress:
                 bar.update()
                 if i % 50 == 0:
-                    done = min((i + 1) * bs, n_train)
-                    loss, rec, kl = (sums / done).tolist()
+                    loss, rec, kl = torch.stack(steps).float().view(-1, 3).mean(0).tolist()
                     bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
         bar.close()
-        train_loss, train_rec, train_kl = (sums / n_train).tolist()
+        per_step = torch.stack(steps).float().view(-1, 3)  # (steps, 3): total, rec, kl
+        sizes = torch.full((steps_per_epoch, 1), float(bs), device=device)
+        sizes[-1] = n_train - bs * (steps_per_epoch - 1)
+        train_loss, train_rec, train_kl = ((per_step * sizes).sum(0) / n_train).tolist()
         seconds = time.perf_counter() - t0
-        if int(first_bad) >= 0 or not math.isfinite(train_loss):
+        bad = (~torch.isfinite(per_step[:, 0])).nonzero()
+        if len(bad) or not math.isfinite(train_loss):
+            first_bad = int(bad[0, 0]) if len(bad) else 0
             where = f"{run_path}" if run_path is not None else "nothing was saved (no run_dir)"
             raise NonFiniteLossError(
-                f"the loss became non-finite at epoch {epoch}, step {int(first_bad) + 1} of "
+                f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
                 f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
-                "try a lower --lr or --grad-clip 10"
+                "lower the learning rate or clip the gradient norm"
             )
         record: dict[str, Any] = {
             "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,

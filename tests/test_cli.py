@@ -105,7 +105,7 @@ def write_table(path: Path, n: int = 60, seed: int = 0) -> list[str]:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["a", "b", "kind", "c"])
-        for row, kind in zip(x, kinds):
+        for row, kind in zip(x, kinds, strict=True):
             writer.writerow([f"{row[0]:.5f}", f"{row[1]:.5f}", kind, f"{row[2]:.5f}"])
     return kinds
 

@@ -40,7 +40,8 @@ def channel_plan(base: int, n_layers: int) -> list[int]:
     return [base * min(2**i, MAX_CHANNEL_MULT) for i in range(n_layers)]
 
 
-def _check_image(config: ModelConfig) -> tuple[int, int, int]:
+def _plan(config: ModelConfig) -> tuple[int, list[tuple[int, int]], list[int]]:
+    """Input channels, spatial sizes per level and channels per stride-2 layer for ``config``."""
     if len(config.input_shape) != 3:
         raise ValueError(
             f"arch='conv' needs images of shape (C, H, W), got input shape {config.input_shape}; "
@@ -49,7 +50,8 @@ def _check_image(config: ModelConfig) -> tuple[int, int, int]:
     c, h, w = config.input_shape
     if min(h, w) < 4:
         raise ValueError(f"arch='conv' needs images of at least 4x4 pixels, got {h}x{w}")
-    return c, h, w
+    sizes = spatial_plan(h, w)
+    return c, sizes, channel_plan(config.channels, len(sizes) - 1)
 
 
 @register(ENCODERS, "conv")
@@ -60,9 +62,7 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig, out_dim: int) -> None:
         super().__init__()
-        c, h, w = _check_image(config)
-        sizes = spatial_plan(h, w)
-        channels = channel_plan(config.channels, len(sizes) - 1)
+        c, sizes, channels = _plan(config)
         act = ACTIVATIONS[config.activation]
         layers: list[nn.Module] = []
         for c_in, c_out in zip([c, *channels[:-1]], channels, strict=True):
@@ -81,9 +81,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, config: ModelConfig, in_dim: int) -> None:
         super().__init__()
-        c, h, w = _check_image(config)
-        sizes = spatial_plan(h, w)
-        channels = channel_plan(config.channels, len(sizes) - 1)
+        c, sizes, channels = _plan(config)
         act = ACTIVATIONS[config.activation]
         first = (channels[-1], *sizes[-1])
         layers: list[nn.Module] = [

@@ -46,6 +46,7 @@ def test_contract(model: str, arch: str, lik: str, kind: str, tmp_path) -> None:
     assert z.shape == (6, 3)
     assert net.decode(z).mean.shape == (6, *shape)
     assert net.reconstruct(x).shape == (6, *shape)
+    assert not net.reconstruct(x).requires_grad  # an inference verb
 
     # Finite loss, and every parameter receives a gradient.
     net.train()

@@ -102,8 +102,11 @@ class Autoencoder(nn.Module, ABC):
         return self.likelihood_cls(self.decoder(z), self.scaler.shift, self.scaler.scale,
                                    log_scale=log_sigma)
 
+    @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Mean of p(x|z) at the deterministic code of ``x``: (B, *shape) in data units."""
+        """Mean of p(x|z) at the deterministic code of ``x``: (B, *shape) in data units.
+
+        An inference verb: no gradients are tracked (``encode``/``decode`` stay differentiable)."""
         return self.decode(self.embed(x, y), y).mean
 
     def prepare(self, x: Tensor) -> Tensor:

@@ -49,6 +49,7 @@ class VAE(Autoencoder):
         total = rec + (kl_weight * self.config.beta) * penalty
         return Losses(total=total, rec=rec, kl=kl_per_dim.sum())
 
+    @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None,
                generator: torch.Generator | None = None) -> Tensor:
         """Decode ``n`` draws z ~ N(0, I): the means of p(x|z), (n, *shape), in data units."""

@@ -211,84 +211,88 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     params = [p for p in model.parameters() if p.requires_grad]
     # Compiled, the KL weight goes in as a tensor so that warm-up does not recompile every step.
     loss_fn = torch.compile(model.loss, dynamic=False) if config.compile else model.loss
-    for epoch in range(start + 1, config.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        order = torch.randperm(n_train, generator=shuffle).to(device)
-        xs = x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
-        ys = None if y_train is None else y_train[order]
-        # Per-step losses stay on the device as detached scalars; one stack at the end of the
-        # epoch turns them into sums and finds a first non-finite step without a sync per step.
-        steps: list[torch.Tensor] = []
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", leave=False,
-                   disable=not progress, unit="batch")
-        for i in range(steps_per_epoch):
-            xb = xs[i * bs:(i + 1) * bs]
-            yb = None if ys is None else ys[i * bs:(i + 1) * bs]
-            with autocast:
-                weight = linear_warmup(step, warmup_steps)
-                losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
-            optimizer.zero_grad(set_to_none=True)
-            losses.total.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
-            optimizer.step()
-            steps.append(losses.total.detach())
-            steps.append(losses.rec.detach())
-            steps.append(losses.kl.detach())
-            step += 1
-            if progress:
-                bar.update()
-                if i % 50 == 0:
-                    loss, rec, kl = torch.stack(steps).float().view(-1, 3).mean(0).tolist()
-                    bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
+    # One bar for the whole run (on stderr), so that short epochs do not print a line each.
+    bar = tqdm(total=config.epochs * steps_per_epoch, initial=start * steps_per_epoch,
+               disable=not progress, unit="batch", mininterval=0.5, dynamic_ncols=True)
+    try:
+        for epoch in range(start + 1, config.epochs + 1):
+            model.train()
+            t0 = time.perf_counter()
+            order = torch.randperm(n_train, generator=shuffle).to(device)
+            xs = x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
+            ys = None if y_train is None else y_train[order]
+            # Per-step losses stay on the device as detached scalars; one stack at the end of the
+            # epoch turns them into sums and finds a first non-finite step without a sync per step.
+            steps: list[torch.Tensor] = []
+            bar.set_description(f"epoch {epoch}/{config.epochs}")
+            for i in range(steps_per_epoch):
+                xb = xs[i * bs:(i + 1) * bs]
+                yb = None if ys is None else ys[i * bs:(i + 1) * bs]
+                with autocast:
+                    weight = linear_warmup(step, warmup_steps)
+                    losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
+                optimizer.zero_grad(set_to_none=True)
+                losses.total.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+                optimizer.step()
+                steps.append(losses.total.detach())
+                steps.append(losses.rec.detach())
+                steps.append(losses.kl.detach())
+                step += 1
+                if progress:
+                    bar.update()
+                    if i % 50 == 0:
+                        loss, rec, kl = torch.stack(steps).float().view(-1, 3).mean(0).tolist()
+                        bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
+            per_step = torch.stack(steps).float().view(-1, 3)  # (steps, 3): total, rec, kl
+            sizes = torch.full((steps_per_epoch, 1), float(bs), device=device)
+            sizes[-1] = n_train - bs * (steps_per_epoch - 1)
+            train_loss, train_rec, train_kl = ((per_step * sizes).sum(0) / n_train).tolist()
+            seconds = time.perf_counter() - t0
+            bad = (~torch.isfinite(per_step[:, 0])).nonzero()
+            if len(bad) or not math.isfinite(train_loss):
+                first_bad = int(bad[0, 0]) if len(bad) else 0
+                where = f"{run_path}" if run_path is not None else "nothing was saved (no run_dir)"
+                raise NonFiniteLossError(
+                    f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
+                    f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
+                    "lower the learning rate or clip the gradient norm"
+                )
+            record: dict[str, Any] = {
+                "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,
+                "train_kl": train_kl, "kl_weight": linear_warmup(step, warmup_steps),
+                "seconds": seconds, "samples_per_s": n_train / seconds,
+            }
+            improved = True
+            if len(x_val):
+                val = mean_losses(model, x_val, y_val, seed=config.seed)
+                record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
+                improved = val["loss"] < best_val
+                if improved:
+                    best_val, bad_epochs = val["loss"], 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_epochs += 1
+            if improved:
+                result.best_epoch = epoch
+            result.history.append(record)
+            if run_path is not None:
+                checkpoint.save_trainer_state(run_path, {
+                    "epoch": epoch, "step": step, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+                    "shuffle_rng": shuffle.get_state(), "best_val": best_val,
+                    "best_epoch": result.best_epoch, "bad_epochs": bad_epochs, "data": data_id,
+                    **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
+                })
+                if improved:
+                    checkpoint.save_weights(model, run_path / checkpoint.WEIGHTS)
+                checkpoint.write_metrics(run_path, result.history)
+            if config.patience and bad_epochs >= config.patience:
+                result.stopped_early = True
+                break
+    finally:
         bar.close()
-        per_step = torch.stack(steps).float().view(-1, 3)  # (steps, 3): total, rec, kl
-        sizes = torch.full((steps_per_epoch, 1), float(bs), device=device)
-        sizes[-1] = n_train - bs * (steps_per_epoch - 1)
-        train_loss, train_rec, train_kl = ((per_step * sizes).sum(0) / n_train).tolist()
-        seconds = time.perf_counter() - t0
-        bad = (~torch.isfinite(per_step[:, 0])).nonzero()
-        if len(bad) or not math.isfinite(train_loss):
-            first_bad = int(bad[0, 0]) if len(bad) else 0
-            where = f"{run_path}" if run_path is not None else "nothing was saved (no run_dir)"
-            raise NonFiniteLossError(
-                f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
-                f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
-                "lower the learning rate or clip the gradient norm"
-            )
-        record: dict[str, Any] = {
-            "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,
-            "train_kl": train_kl, "kl_weight": linear_warmup(step, warmup_steps),
-            "seconds": seconds, "samples_per_s": n_train / seconds,
-        }
-        improved = True
-        if len(x_val):
-            val = mean_losses(model, x_val, y_val, seed=config.seed)
-            record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
-            improved = val["loss"] < best_val
-            if improved:
-                best_val, bad_epochs = val["loss"], 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad_epochs += 1
-        if improved:
-            result.best_epoch = epoch
-        result.history.append(record)
-        if run_path is not None:
-            checkpoint.save_trainer_state(run_path, {
-                "epoch": epoch, "step": step, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
-                "shuffle_rng": shuffle.get_state(), "best_val": best_val,
-                "best_epoch": result.best_epoch, "bad_epochs": bad_epochs, "data": data_id,
-                **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
-            })
-            if improved:
-                checkpoint.save_weights(model, run_path / checkpoint.WEIGHTS)
-            checkpoint.write_metrics(run_path, result.history)
-        if config.patience and bad_epochs >= config.patience:
-            result.stopped_early = True
-            break
     if best_state is not None and len(x_val):
         model.load_state_dict(best_state)
     model.eval()

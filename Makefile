@@ -1,9 +1,13 @@
 # The README's two commands: `make demo` and `make test`. Both create .venv inside the repo and
 # install through constraints.txt, which pins the CPU build of PyTorch.
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# On a machine without a local CPU wheel of torch, add PyTorch's CPU index to avoid the CUDA build:
+#   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+          $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 
 .PHONY: demo test install install-dev clean
 

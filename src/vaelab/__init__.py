@@ -8,6 +8,10 @@ The public API in five verbs::
     vaelab.fit(model, data.x_train, config=vaelab.TrainConfig(epochs=20), run_dir="runs/digits")
     model = vaelab.load("runs/digits")                         # config.json + model.safetensors
     images = model.sample(16)                                  # (16, 1, 8, 8), grey levels 0..16
+
+Beyond the verbs: ``vaelab.latent`` (sampling with temperature or a GMM fitted to the codes,
+interpolation, attribute vectors, traversals), ``vaelab.metrics``, ``vaelab.plots`` and
+``vaelab.plots_latent`` (figures, returned and never saved).
 """
 
 __version__ = "0.1.0"
@@ -17,6 +21,7 @@ from vaelab.data import Dataset, DataInfo, load_dataset  # noqa: E402
 from vaelab.models import AE, VAE, Autoencoder, Losses, build_model  # noqa: E402
 from vaelab.checkpoint import load_model as load  # noqa: E402
 from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device  # noqa: E402
+from vaelab import latent, metrics, plots, plots_latent  # noqa: E402
 
 __all__ = [
     "AE",
@@ -33,7 +38,11 @@ __all__ = [
     "__version__",
     "build_model",
     "fit",
+    "latent",
     "load",
     "load_dataset",
+    "metrics",
+    "plots",
+    "plots_latent",
     "resolve_device",
 ]

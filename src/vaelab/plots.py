@@ -1,16 +1,26 @@
-"""Pictures of a model and its training. Every function returns a matplotlib Figure; none saves or
-shows one (the CLI decides where pictures go). Figures are built with ``matplotlib.figure.Figure``
-directly, so no global pyplot state or GUI backend is involved.
+"""Pictures of a model's images and its training. Every function returns a matplotlib Figure;
+none saves or shows one (the CLI decides where pictures go). Figures are built with
+``matplotlib.figure.Figure`` directly, so no global pyplot state or GUI backend is involved.
+
+Inputs are plain arrays (numpy arrays or CPU tensors, read with ``np.asarray``) in the data's own
+units, never models: the caller encodes, decodes and interpolates (see ``vaelab.latent``), this
+module only draws. Images are (N, C, H, W) with a ``value_range=(lo, hi)``. Scatter plots of
+latent codes (N, Z) are in :mod:`vaelab.plots_latent`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+HIGHLIGHT = "tab:orange"  # frames around the endpoints of a strip and the unchanged column
 
 
 def tile(images: np.ndarray, value_range: tuple[float, float], ncols: int | None = None,
@@ -62,6 +72,223 @@ def reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray,
         rows += [block_o, block_r]
     fig = image_grid(np.concatenate(rows), value_range, ncols=ncols,
                      title=title or "originals (odd rows) and reconstructions (even rows)")
+    return fig
+
+
+def _images(images: Any, shape: str) -> np.ndarray:
+    """``images`` as float32, checked to have as many axes as ``shape`` names, e.g. "(N, C, H, W)"."""
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim != shape.count(",") + 1:
+        raise ValueError(f"images must have shape {shape}; got an array of shape {x.shape}")
+    return x
+
+
+def _labelled_tiles(images: np.ndarray, value_range: tuple[float, float], ncols: int,
+                    title: str | None, pad: int = 1) -> tuple[Figure, Axes, np.ndarray, np.ndarray]:
+    """A figure showing images (N, C, H, W) tiled ``ncols`` wide, about 0.6 in per cell, with
+    ticks free for labels; returns (fig, ax, xs, ys), the cell centres in pixel coordinates."""
+    n, _, h, w = images.shape
+    nrows = math.ceil(n / ncols)
+    scale = min(0.6, 13.0 / ncols) / w  # inches per pixel; wide strips shrink to fit 13 in
+    fig = Figure(figsize=(ncols * w * scale + 1.2, nrows * h * scale + (1.3 if title else 1.0)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(tile(images, value_range, ncols, pad), cmap="gray", vmin=0.0, vmax=1.0,
+              interpolation="nearest")
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    xs = pad + np.arange(ncols) * (w + pad) + (w - 1) / 2
+    ys = pad + np.arange(nrows) * (h + pad) + (h - 1) / 2
+    return fig, ax, xs, ys
+
+
+def _frame(ax: Axes, x: float, y: float, width: float, height: float) -> None:
+    """A highlight frame centred on pixel coordinates (x, y), drawn in the padding between cells."""
+    ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height, fill=False,
+                           edgecolor=HIGHLIGHT, linewidth=2.5))
+
+
+def _fmt(v: float) -> str:
+    """A short label for a latent value: -3.0, 0.25, 1.64 (never "-0.0")."""
+    return np.format_float_positional(float(v) + 0.0, precision=2, trim="0")
+
+
+def interpolation_strip(images: np.ndarray, value_range: tuple[float, float],
+                        title: str | None = None) -> Figure:
+    """Decoded points along a path between two codes, in one row; the endpoints are framed.
+
+    Parameters
+    ----------
+    images : (steps, C, H, W) in data units, the first and last decoded from the two endpoints.
+    value_range : (lo, hi) of the data, mapped to black and white.
+    title : drawn above the strip.
+
+    Examples
+    --------
+    >>> fig = interpolation_strip(model.decode(path).mean.numpy(), (0.0, 1.0))  # doctest: +SKIP
+    """
+    x = _images(images, "(steps, C, H, W)")
+    if len(x) < 2:
+        raise ValueError(f"an interpolation strip needs at least 2 steps; got {len(x)}")
+    pad, (h, w) = 2, x.shape[2:]
+    fig, ax, xs, ys = _labelled_tiles(x, value_range, len(x), title, pad)
+    ax.set_xticks(xs[[0, -1]], ["start", "end"])
+    for i in (0, -1):
+        _frame(ax, xs[i], ys[0], w + pad, h + pad)
+    return fig
+
+
+def traversal_grid(images: np.ndarray, value_range: tuple[float, float], dims: Sequence[int],
+                   values: Sequence[float], title: str | None = None) -> Figure:
+    """Latent traversals: row i changes dimension ``dims[i]`` through ``values``, all else fixed.
+
+    Parameters
+    ----------
+    images : (n_dims, n_values, C, H, W) in data units.
+    dims : the n_dims latent indices, labelled "z{d}" on the rows.
+    values : the n_values settings of the traversed dimension, labelled on the columns.
+
+    Examples
+    --------
+    >>> fig = traversal_grid(x, (0, 1), dims=[0, 3], values=np.linspace(-3, 3, 7))  # doctest: +SKIP
+    """
+    x = _images(images, "(n_dims, n_values, C, H, W)")
+    if (len(dims), len(values)) != x.shape[:2]:
+        raise ValueError(f"images hold {x.shape[0]} dims x {x.shape[1]} values but got "
+                         f"{len(dims)} dims and {len(values)} values")
+    fig, ax, xs, ys = _labelled_tiles(x.reshape(-1, *x.shape[2:]), value_range, x.shape[1], title)
+    ax.set_xticks(xs, [_fmt(v) for v in values])
+    ax.set_yticks(ys, [f"z{d}" for d in dims])
+    ax.set_xlabel("value of the traversed dimension")
+    return fig
+
+
+def attribute_strip(images: np.ndarray, value_range: tuple[float, float],
+                    strengths: Sequence[float], title: str | None = None) -> Figure:
+    """Inputs shifted along an attribute vector: row i is input i decoded from ``z + s * v`` for
+    each strength s; the s = 0 column (the plain reconstruction) is framed, if present.
+
+    Parameters
+    ----------
+    images : (n_inputs, n_strengths, C, H, W) in data units.
+    strengths : the n_strengths multipliers of the attribute vector, labelled "-2", "0", "+1".
+
+    Examples
+    --------
+    >>> fig = attribute_strip(x, (0, 16), strengths=[-2, -1, 0, 1, 2])  # doctest: +SKIP
+    """
+    x = _images(images, "(n_inputs, n_strengths, C, H, W)")
+    if len(strengths) != x.shape[1]:
+        raise ValueError(f"images hold {x.shape[1]} strengths per input but got "
+                         f"{len(strengths)} strengths")
+    pad, (h, w) = 2, x.shape[3:]
+    fig, ax, xs, ys = _labelled_tiles(x.reshape(-1, *x.shape[2:]), value_range, x.shape[1],
+                                      title, pad)
+    ax.set_xticks(xs, ["0" if s == 0 else f"{s:+g}" for s in strengths])
+    ax.set_xlabel("attribute strength")
+    for i in np.flatnonzero(np.asarray(strengths, dtype=float) == 0):
+        _frame(ax, xs[i], ys.mean(), w + pad, len(ys) * (h + pad))
+        ax.get_xticklabels()[i].set(fontweight="bold", color=HIGHLIGHT)
+    return fig
+
+
+def normal_grid(n: int, eps: float = 0.05) -> np.ndarray:
+    """An n x n grid of 2-D latents evenly spaced in probability under N(0, I), shape (n*n, 2).
+
+    The coordinates are ``Phi^-1(u)`` for u evenly spaced in [eps, 1 - eps], where Phi is the
+    standard normal CDF (Kingma & Welling 2014, fig. 4). Row-major: ``grid.reshape(n, n, 2)[r, c]``
+    has z0 = the c-th value (rising along the columns, left to right) and z1 = the c-th value from
+    the top (falling down the rows), so the decoded images tile like a plot with z1 pointing up.
+    The grid is exactly symmetric about 0; for odd n its centre is exactly (0, 0).
+
+    Examples
+    --------
+    >>> normal_grid(3, eps=0.5 - 0.3413447)[:3, 0].round(3).tolist()  # one sigma either side
+    [-1.0, 0.0, 1.0]
+    """
+    if not (isinstance(n, int) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2; got {n!r}")
+    if not 0 < eps < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5); got {eps}")
+    v = np.array([NormalDist().inv_cdf(u) for u in np.linspace(eps, 1 - eps, n)])
+    v = (v - v[::-1]) / 2  # exact symmetry despite rounding
+    z0, z1 = np.meshgrid(v, v[::-1])
+    return np.stack([z0.ravel(), z1.ravel()], axis=1)
+
+
+def manifold_grid(images: np.ndarray, value_range: tuple[float, float], grid_values: np.ndarray,
+                  title: str | None = None) -> Figure:
+    """The decoded manifold of a 2-D latent: images decoded from an n x n grid of codes.
+
+    Parameters
+    ----------
+    images : (n*n, C, H, W) in data units, decoded from ``grid_values`` in the same order.
+    grid_values : (n*n, 2) codes laid out as :func:`normal_grid` makes them (row-major, z0 along
+        the columns); a few of their values label the axes.
+
+    Examples
+    --------
+    >>> grid = normal_grid(20)                                                  # doctest: +SKIP
+    >>> fig = manifold_grid(model.decode(torch.tensor(grid)).mean, (0, 1), grid)  # doctest: +SKIP
+    """
+    x = _images(images, "(n*n, C, H, W)")
+    g = np.asarray(grid_values, dtype=np.float64)
+    n = math.isqrt(len(x))
+    if n * n != len(x) or g.shape != (len(x), 2):
+        raise ValueError(f"need n*n images and (n*n, 2) grid values; got {len(x)} images and "
+                         f"grid values of shape {g.shape}")
+    fig, ax, xs, ys = _labelled_tiles(x, value_range, n, title)
+    ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
+    g = g.reshape(n, n, 2)
+    ax.set_xticks(xs[ticks], [_fmt(v) for v in g[0, ticks, 0]])
+    ax.set_yticks(ys[ticks], [_fmt(v) for v in g[ticks, 0, 1]])
+    ax.set(xlabel="z0", ylabel="z1")
+    return fig
+
+
+def kl_per_dimension(kl: np.ndarray, threshold: float = 0.01, sort: bool = True,
+                     title: str | None = None) -> Figure:
+    """KL(q(z_d | x) || p(z_d)) per latent dimension as bars, with the activity threshold.
+
+    A dimension counts as active here when its KL exceeds ``threshold`` nats: a KL-based proxy.
+    The usual definition of active units (Burda et al. 2016: the variance over x of the posterior
+    mean) is in :mod:`vaelab.metrics`.
+
+    Parameters
+    ----------
+    kl : (Z,) mean KL per dimension in nats.
+    threshold : nats above which a dimension counts as active.
+    sort : bars in descending KL (True) or index order; the ticks name the dimension either way.
+
+    Examples
+    --------
+    >>> fig = kl_per_dimension(np.array([2.1, 0.001, 0.8]))
+    >>> fig.axes[0].get_title()
+    'KL per latent dimension: 2 of 3 active'
+    """
+    kl = np.asarray(kl, dtype=np.float64)
+    if kl.ndim != 1 or not np.isfinite(kl).all():
+        raise ValueError(f"kl must be a finite array of shape (Z,); got shape {kl.shape}")
+    if not (math.isfinite(threshold) and threshold >= 0):
+        raise ValueError(f"threshold must be a number of nats >= 0; got {threshold}")
+    order = np.argsort(-kl, kind="stable") if sort else np.arange(len(kl))
+    values, pos = kl[order], np.arange(len(kl))
+    active = values > threshold
+    k, total = int(active.sum()), len(kl)
+    fig = Figure(figsize=(min(max(4.5, 0.3 * total + 2.0), 14.0), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    entries = [ax.bar(pos[active], values[active], color="tab:blue", label=f"active: {k} of {total}"),
+            ax.bar(pos[~active], values[~active], color="0.65", label=f"inactive: {total - k}"),
+            ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1,
+                       label=f"threshold {threshold:g} nats")]
+    ax.set_xticks(pos, [f"z{d}" for d in order], rotation=90 if total > 16 else 0,
+                  fontsize=7 if total > 16 else None)
+    ax.set(ylabel="KL (nats)", xlabel="latent dimension" + (", by KL" if sort else ""),
+           title=f"{title or 'KL per latent dimension'}: {k} of {total} active")
+    ax.legend(handles=entries)
     return fig
 
 

@@ -35,6 +35,6 @@ class AE(Autoencoder):
     def sample(self, n: int, y: Tensor | None = None,
                generator: torch.Generator | None = None) -> Tensor:
         raise ValueError(
-            "an AE has no prior over its codes, so it cannot sample new data; "
-            "train a VAE (--model vae) to sample"
+            "an AE has no prior over its codes, so it cannot sample new data; train a VAE "
+            "(--model vae), or fit a density to its codes with vaelab.latent.fit_gmm"
         )

@@ -1,0 +1,337 @@
+"""The figures: what each one draws, read back from the returned Figure, and its input errors."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import io
+from statistics import NormalDist
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Circle, Rectangle
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
+
+from vaelab import plots, plots_latent
+from vaelab.plots import HIGHLIGHT
+
+VR = (0.0, 16.0)  # value range of the digits data
+
+
+def images(*lead: int, seed: int = 0) -> np.ndarray:
+    """Random 8x8 grey images in 0..16, shape (*lead, 1, 8, 8)."""
+    return np.random.default_rng(seed).uniform(*VR, size=(*lead, 1, 8, 8)).astype(np.float32)
+
+
+def png(fig) -> bytes:
+    """Render to PNG bytes: proves the figure draws (layout, text, patches) without a display."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    data = buf.getvalue()
+    assert data.startswith(b"\x89PNG") and len(data) > 1000
+    return data
+
+
+def texts(artists) -> list[str]:
+    return [a.get_text() for a in artists]
+
+
+def frames(ax) -> list[Rectangle]:
+    """The highlight frames of an image figure."""
+    return [p for p in ax.patches
+            if isinstance(p, Rectangle) and p.get_edgecolor() == to_rgba(HIGHLIGHT)]
+
+
+def cell(shown: np.ndarray, row: int, col: int, pad: int) -> np.ndarray:
+    """The 8x8 pixels of cell (row, col) in a tiled array drawn with padding ``pad``."""
+    top, left = pad + row * (8 + pad), pad + col * (8 + pad)
+    return shown[top:top + 8, left:left + 8]
+
+
+def test_plot_modules_import_neither_pyplot_nor_models_nor_training() -> None:
+    for module in (plots, plots_latent):
+        tree = ast.parse(inspect.getsource(module))
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not names & {"matplotlib.pyplot", "vaelab.training", "vaelab.models", "torch"}
+
+
+# -- image figures -----------------------------------------------------------------------------
+
+def test_interpolation_strip_is_one_row_with_framed_labelled_endpoints() -> None:
+    x = images(6)
+    fig = plots.interpolation_strip(x, VR, title="3 to 8")
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    assert shown.shape == (8 + 2 * 2, 6 * (8 + 2) + 2)  # one row of six cells, padding 2
+    np.testing.assert_allclose(cell(shown, 0, 5, pad=2), x[5, 0] / 16.0, rtol=1e-6)
+    assert texts(ax.get_xticklabels()) == ["start", "end"]
+    assert ax.get_title() == "3 to 8"
+    ticks = ax.get_xticks()
+    boxes = sorted(frames(ax), key=lambda p: p.get_x())
+    assert len(boxes) == 2
+    for box, tick, col in zip(boxes, ticks, (0, 5), strict=True):
+        left, right = 2 + col * 10 - 0.5, 2 + col * 10 + 7.5  # pixel edges of the cell
+        assert box.get_x() < left and box.get_x() + box.get_width() > right
+        assert box.get_x() + box.get_width() / 2 == pytest.approx(tick)
+    png(fig)
+
+
+def test_interpolation_strip_takes_tensors_and_rejects_bad_shapes() -> None:
+    x = images(4)
+    from_tensor = plots.interpolation_strip(torch.from_numpy(x), VR).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(from_tensor, plots.tile(x, VR, ncols=4, pad=2))
+    with pytest.raises(ValueError, match="at least 2 steps; got 1"):
+        plots.interpolation_strip(x[:1], VR)
+    with pytest.raises(ValueError, match=r"\(steps, C, H, W\); got an array of shape \(4, 8, 8\)"):
+        plots.interpolation_strip(x[:, 0], VR)
+
+
+def test_traversal_grid_labels_rows_by_dim_and_columns_by_value() -> None:
+    x = images(3, 7)
+    values = np.linspace(-3, 3, 7)
+    fig = plots.traversal_grid(x, VR, dims=[0, 4, 9], values=values, title="traversals")
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    assert shown.shape == (3 * 9 + 1, 7 * 9 + 1)
+    np.testing.assert_allclose(cell(shown, 1, 6, pad=1), x[1, 6, 0] / 16.0, rtol=1e-6)
+    assert texts(ax.get_yticklabels()) == ["z0", "z4", "z9"]
+    assert texts(ax.get_xticklabels()) == ["-3.0", "-2.0", "-1.0", "0.0", "1.0", "2.0", "3.0"]
+    np.testing.assert_allclose(ax.get_xticks(), 1 + 9 * np.arange(7) + 3.5)
+    png(fig)
+
+
+def test_traversal_grid_rejects_dims_or_values_that_do_not_match_the_images() -> None:
+    with pytest.raises(ValueError, match="3 dims x 7 values but got 2 dims and 7 values"):
+        plots.traversal_grid(images(3, 7), VR, dims=[0, 1], values=range(7))
+    with pytest.raises(ValueError, match=r"\(n_dims, n_values, C, H, W\)"):
+        plots.traversal_grid(images(7), VR, dims=[0], values=range(7))
+
+
+def test_attribute_strip_labels_strengths_and_frames_the_zero_column() -> None:
+    x = images(4, 5)
+    fig = plots.attribute_strip(x, VR, strengths=[-2, -1, 0, 1, 2])
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    np.testing.assert_allclose(cell(shown, 3, 2, pad=2), x[3, 2, 0] / 16.0, rtol=1e-6)
+    labels = ax.get_xticklabels()
+    assert texts(labels) == ["-2", "-1", "0", "+1", "+2"]
+    assert labels[2].get_fontweight() == "bold" and labels[1].get_fontweight() != "bold"
+    (box,) = frames(ax)
+    assert box.get_x() + box.get_width() / 2 == pytest.approx(ax.get_xticks()[2])
+    assert box.get_y() < 1.5 and box.get_y() + box.get_height() > 39.5  # rows 0..3: 2 + 3 * 10 + 8
+    png(fig)
+
+
+def test_attribute_strip_without_zero_strength_frames_nothing_and_checks_lengths() -> None:
+    fig = plots.attribute_strip(images(2, 3), VR, strengths=[0.5, 1.0, 1.5])
+    assert frames(fig.axes[0]) == []
+    assert texts(fig.axes[0].get_xticklabels()) == ["+0.5", "+1", "+1.5"]
+    with pytest.raises(ValueError, match="3 strengths per input but got 2 strengths"):
+        plots.attribute_strip(images(2, 3), VR, strengths=[0, 1])
+
+
+def test_normal_grid_is_symmetric_monotone_and_centred() -> None:
+    g = plots.normal_grid(5).reshape(5, 5, 2)
+    z0, z1 = g[..., 0], g[..., 1]
+    assert (z0 == z0[:1]).all() and (z1 == z1[:, :1]).all()  # z0 varies along columns only
+    assert (np.diff(z0[0]) > 0).all() and (np.diff(z1[:, 0]) < 0).all()  # z1 points up
+    np.testing.assert_array_equal(z0[0], -z0[0, ::-1])
+    assert g[2, 2].tolist() == [0.0, 0.0]
+    assert z0[0, 0] == pytest.approx(NormalDist().inv_cdf(0.05))  # -1.645
+    even = plots.normal_grid(4, eps=0.1)[:4, 0]
+    assert 0.0 not in even and even[0] == pytest.approx(NormalDist().inv_cdf(0.1))
+    with pytest.raises(ValueError, match="n must be an integer >= 2; got 1"):
+        plots.normal_grid(1)
+    with pytest.raises(ValueError, match=r"eps must be in \(0, 0.5\); got 0.5"):
+        plots.normal_grid(3, eps=0.5)
+
+
+def test_manifold_grid_tiles_n_by_n_and_labels_axes_with_z_values() -> None:
+    grid = plots.normal_grid(9)
+    x = images(81)
+    fig = plots.manifold_grid(x, VR, grid, title="manifold")
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    assert shown.shape == (9 * 9 + 1, 9 * 9 + 1)
+    np.testing.assert_allclose(cell(shown, 2, 7, pad=1), x[2 * 9 + 7, 0] / 16.0, rtol=1e-6)
+    # ticks on cells 0, 2, 4, 6, 8: Phi^-1 of u = 0.05, 0.275, 0.5, 0.725, 0.95
+    assert texts(ax.get_xticklabels()) == ["-1.64", "-0.6", "0.0", "0.6", "1.64"]
+    assert texts(ax.get_yticklabels()) == ["1.64", "0.6", "0.0", "-0.6", "-1.64"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("z0", "z1")
+    png(fig)
+
+
+def test_manifold_grid_needs_a_square_number_of_images_matching_the_grid() -> None:
+    with pytest.raises(ValueError, match="got 10 images"):
+        plots.manifold_grid(images(10), VR, np.zeros((10, 2)))
+    with pytest.raises(ValueError, match=r"grid values of shape \(9, 3\)"):
+        plots.manifold_grid(images(9), VR, np.zeros((9, 3)))
+
+
+def bars(ax) -> list[Rectangle]:
+    return sorted((p for p in ax.patches if isinstance(p, Rectangle)), key=lambda p: p.get_x())
+
+
+def test_kl_per_dimension_sorts_bars_and_counts_active_dims() -> None:
+    kl = np.array([0.5, 0.001, 2.0, 0.02, 0.0])
+    fig = plots.kl_per_dimension(kl, title="digits")
+    (ax,) = fig.axes
+    assert [b.get_height() for b in bars(ax)] == [2.0, 0.5, 0.02, 0.001, 0.0]
+    assert texts(ax.get_xticklabels()) == ["z2", "z0", "z3", "z1", "z4"]
+    assert ax.get_title() == "digits: 3 of 5 active"
+    assert texts(ax.get_legend().get_texts()) == ["active: 3 of 5", "inactive: 2",
+                                                  "threshold 0.01 nats"]
+    assert ax.get_lines()[0].get_ydata()[0] == 0.01
+    colours = [b.get_facecolor() for b in bars(ax)]
+    assert colours[2] != colours[3] and len(set(colours[:3])) == 1
+    png(fig)
+
+
+def test_kl_per_dimension_in_index_order_with_another_threshold() -> None:
+    kl = np.array([0.5, 0.001, 2.0, 0.02, 0.0])
+    ax = plots.kl_per_dimension(torch.tensor(kl), threshold=0.6, sort=False).axes[0]
+    assert [b.get_height() for b in bars(ax)] == kl.tolist()
+    assert texts(ax.get_xticklabels()) == ["z0", "z1", "z2", "z3", "z4"]
+    assert ax.get_title().endswith("1 of 5 active")
+
+
+@pytest.mark.parametrize("kl, threshold, message", [
+    (np.ones((2, 3)), 0.01, r"shape \(Z,\); got shape \(2, 3\)"),
+    (np.array([1.0, np.nan]), 0.01, "finite"),
+    (np.ones(3), -1.0, "threshold must be a number of nats >= 0; got -1.0"),
+])
+def test_kl_per_dimension_rejects_bad_input(kl, threshold, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots.kl_per_dimension(kl, threshold=threshold)
+
+
+# -- latent codes as points -----------------------------------------------------------------------
+
+@pytest.fixture
+def clusters() -> tuple[np.ndarray, np.ndarray]:
+    """60 codes (60, 5) in three well separated clusters, labels 0..2."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 20)
+    centres = 6.0 * rng.normal(size=(3, 5))
+    return centres[labels] + rng.normal(size=(60, 5)), labels
+
+
+def offsets(ax) -> np.ndarray:
+    return np.asarray(ax.collections[0].get_offsets())
+
+
+def test_latent_scatter_auto_projects_wide_codes_with_pca(clusters) -> None:
+    z, y = clusters
+    fig = plots_latent.latent_scatter(z, y, class_names=["zero", "one", "two"], title="codes")
+    ax = fig.axes[0]
+    pca = PCA(n_components=2).fit(z)
+    np.testing.assert_allclose(offsets(ax), pca.transform(z), atol=1e-8)
+    ratio = pca.explained_variance_ratio_
+    assert ax.get_xlabel() == f"PC1 ({100 * ratio[0]:.0f}% var)"
+    assert ax.get_ylabel() == f"PC2 ({100 * ratio[1]:.0f}% var)"
+    assert texts(ax.get_legend().get_texts()) == ["zero", "one", "two"]
+    tab10 = matplotlib.colormaps["tab10"]
+    np.testing.assert_allclose(ax.collections[0].get_facecolors(), tab10(y))  # label k: colour k
+    assert ax.get_title() == "codes"
+    png(fig)
+
+
+def test_latent_scatter_identity_plots_the_codes_themselves(clusters) -> None:
+    z, y = clusters
+    ax = plots_latent.latent_scatter(torch.tensor(z[:, :2]), y).axes[0]
+    np.testing.assert_allclose(offsets(ax), z[:, :2])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("z0", "z1")
+    assert texts(ax.get_legend().get_texts()) == ["0", "1", "2"]
+    wide = plots_latent.latent_scatter(z, method="identity").axes[0]
+    np.testing.assert_allclose(offsets(wide), z[:, :2])
+    assert wide.get_legend() is None
+
+
+def test_latent_scatter_draws_a_1d_code_against_a_small_jitter(clusters) -> None:
+    z = clusters[0][:, :1]
+    ax = plots_latent.latent_scatter(z, seed=3).axes[0]
+    xy = offsets(ax)
+    np.testing.assert_allclose(xy[:, 0], z[:, 0])
+    assert 0 < np.abs(xy[:, 1]).max() <= 0.1 * z.std()
+    assert list(ax.get_yticks()) == [] and ax.get_ylabel() == "jitter (no meaning)"
+    np.testing.assert_array_equal(offsets(plots_latent.latent_scatter(z, seed=3).axes[0]), xy)
+
+
+def test_latent_scatter_tsne_matches_scikit_learn_and_keeps_clusters_apart(clusters) -> None:
+    z, y = clusters
+    # One OpenMP thread: Barnes-Hut t-SNE slows down by 100x when its threads share busy cores.
+    with threadpool_limits(1):
+        ax = plots_latent.latent_scatter(z[::2], y[::2], method="tsne", seed=2).axes[0]
+        expected = TSNE(init="pca", perplexity=29 / 3, random_state=2).fit_transform(z[::2])
+    xy = offsets(ax)
+    np.testing.assert_allclose(xy, expected, rtol=1e-5, atol=1e-5)
+    distance = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.diag(np.full(len(xy), np.inf))
+    assert (y[::2][distance.argmin(1)] == y[::2]).all()  # every nearest neighbour shares its label
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("t-SNE 1", "t-SNE 2")
+
+
+def test_latent_scatter_with_many_classes_uses_a_colorbar(clusters) -> None:
+    z, _ = clusters
+    values = np.linspace(0.0, 1.0, len(z))
+    fig = plots_latent.latent_scatter(z, values)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "label"  # the colorbar
+    assert fig.axes[0].get_legend() is None
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_array(), values)
+    png(fig)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"method": "umap"}, r"unknown method 'umap'; allowed: auto, identity, pca, tsne"),
+    ({"labels": np.zeros(50, dtype=int)}, r"labels has shape \(50,\) but codes has 60 rows"),
+    ({"labels": np.arange(60) % 3, "class_names": ["a", "b"]},
+     r"class_names has 2 names; labels must be integers in 0..1, got \[0, 1, 2\]"),
+])
+def test_latent_scatter_rejects_bad_arguments(clusters, kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots_latent.latent_scatter(clusters[0], **kwargs)
+
+
+def test_latent_scatter_rejects_bad_codes() -> None:
+    with pytest.raises(ValueError, match=r"shape \(N, Z\); got shape \(4,\)"):
+        plots_latent.latent_scatter(np.zeros(4))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plots_latent.latent_scatter(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="'pca' needs codes with at least 2 dimensions"):
+        plots_latent.latent_scatter(np.zeros((5, 1)), method="pca")
+
+
+def test_latent_comparison_draws_panels_alike_with_the_prior_circles() -> None:
+    rng = np.random.default_rng(0)
+    y = np.arange(30) % 3
+    panels = {"AE (reconstruction only)": 5.0 * rng.normal(size=(30, 2)),
+              "KL only": rng.normal(size=(30, 2)), "VAE": rng.normal(size=(30, 2))}
+    fig = plots_latent.latent_comparison(panels, y, class_names=["a", "b", "c"], title="seed")
+    assert [ax.get_title() for ax in fig.axes] == list(panels)
+    for ax, z in zip(fig.axes, panels.values(), strict=True):
+        np.testing.assert_allclose(offsets(ax), z)
+        circles = [p for p in ax.patches if isinstance(p, Circle)]
+        assert sorted(c.get_radius() for c in circles) == [1.0, 2.0]
+        assert all(tuple(c.center) == (0.0, 0.0) for c in circles)
+    colours = [ax.collections[0].get_facecolors() for ax in fig.axes]
+    np.testing.assert_array_equal(colours[0], colours[2])
+    assert texts(fig.legends[0].get_texts()) == ["a", "b", "c", "prior r = 1 (39%)",
+                                                 "prior r = 2 (86%)"]
+    assert fig.get_suptitle() == "seed"
+    png(fig)
+
+
+def test_latent_comparison_rejects_empty_or_mismatched_panels() -> None:
+    with pytest.raises(ValueError, match="panels is empty"):
+        plots_latent.latent_comparison({})
+    with pytest.raises(ValueError, match=r"panel 'VAE' has codes of shape \(9, 2\)"):
+        plots_latent.latent_comparison({"AE": np.zeros((10, 2)), "VAE": np.zeros((9, 2))})
+    with pytest.raises(ValueError, match=r"panel 'AE' has codes of shape \(10, 3\)"):
+        plots_latent.latent_comparison({"AE": np.zeros((10, 3))})
+    with pytest.raises(ValueError, match=r"labels has shape \(4,\) but codes has 10 rows"):
+        plots_latent.latent_comparison({"AE": np.zeros((10, 2))}, labels=np.zeros(4, dtype=int))

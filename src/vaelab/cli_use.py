@@ -1,0 +1,147 @@
+"""Commands that use a trained run: sample, reconstruct, encode, decode, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import vaelab
+from vaelab import checkpoint, outputs, plots
+from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
+                               device_arg, load_data, open_run)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    model, _, device = open_run(args)
+    if args.n < 1:
+        raise ValueError(f"-n {args.n}: the number of samples must be at least 1")
+    path = outputs.check_suffix(args.out)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    with torch.no_grad():
+        x = model.sample(args.n, generator=gen).cpu().numpy()
+    outputs.write_data(path, x, model.data_info, title=f"{args.n} samples from the prior")
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out)
+    data = load_data(data_config(args, config.get("data")))
+    check_shape(model, data)
+    x, _ = data.split(args.split)
+    x = x[: args.n] if args.n else x
+    recon = batched(model.reconstruct, x, device)
+    info = model.data_info
+    if path.suffix.lower() == ".png":
+        if info.get("kind") != "image":
+            raise ValueError(f"--out {path}: PNG output needs image data; use .csv or .npy")
+        outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
+    else:
+        outputs.write_data(path, recon, info)
+    err = float(np.sqrt(np.mean((recon - x) ** 2)))
+    print(f"wrote {len(x)} reconstructions to {path} (RMSE {err:.4g} in data units)")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out, (".npy", ".csv"))
+    data = load_data(data_config(args, config.get("data")))
+    check_shape(model, data)
+    x, y = data.split(args.split)
+    z = batched(model.embed, x, device)
+    outputs.write_codes(path, z, y, data.info.classes)
+    print(f"wrote {z.shape[0]} codes of size {z.shape[1]} (posterior means) to {path}")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    model, _, device = open_run(args)
+    path = outputs.check_suffix(args.out)
+    z = outputs.read_codes(args.latents, model.config.latent_dim)
+    x = batched(lambda t: model.decode(t).mean, z, device)
+    outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
+    print(f"decoded {len(z)} codes to {path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    config = checkpoint.read_config(args.run)
+    model = vaelab.load(args.run)
+    metrics = checkpoint.read_metrics(args.run)
+    size = sum(f.stat().st_size for f in Path(args.run).rglob("*") if f.is_file())
+    report = {
+        "run": str(args.run), "vaelab_version": config.get("vaelab_version"),
+        "model": model.config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data": model.data_info,
+        "train": config["train"].to_dict() if config.get("train") else None,
+        "epochs_done": len(metrics), "last_metrics": metrics[-1] if metrics else None,
+        "size_bytes": size,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    c = model.config
+    print(f"run        {args.run} (vaelab {report['vaelab_version']}, {size / 1e6:.2f} MB on disk)")
+    print(f"model      {c.model}, arch {c.arch}, latent {c.latent_dim}, hidden "
+          f"{','.join(map(str, c.hidden))}, likelihood {c.likelihood}, beta {c.beta}, "
+          f"{report['parameters']:,} parameters")
+    d = model.data_info
+    print(f"data       {d.get('name')} ({d.get('kind')}, shape {tuple(d.get('shape', ()))}, "
+          f"values {tuple(d.get('value_range', ()))})")
+    if report["train"]:
+        t = report["train"]
+        print(f"training   {len(metrics)}/{t['epochs']} epochs, batch {t['batch_size']}, "
+              f"lr {t['lr']}, seed {t['seed']}")
+    if (Path(args.run) / checkpoint.TRAINER_STATE).exists():
+        best = checkpoint.load_trainer_state(args.run)["best_epoch"]
+        print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one)")
+    if metrics:
+        m = metrics[-1]
+        line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
+        print(f"last epoch {m['epoch']}: {line}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register sample, reconstruct, encode, decode and info."""
+
+    def run_cmd(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        return add_run_command(sub, common, name, help, func)
+
+    p = run_cmd("sample", "draw new examples from the prior and decode them", cmd_sample)
+    p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    device_arg(p)
+
+    p = run_cmd("reconstruct", "encode and decode data; originals above reconstructions",
+                cmd_reconstruct)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", default="test", choices=("train", "test", "all"),
+                   help="which rows (default: test)")
+    p.add_argument("-n", type=int, default=30, help="how many rows, 0 = all (default: 30)")
+    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    device_arg(p)
+
+    p = run_cmd("encode", "write the codes (posterior means) of data", cmd_encode)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", default="all", choices=("train", "test", "all"),
+                   help="which rows; 'all' keeps a file's row order (default: all)")
+    p.add_argument("--out", required=True, help="FILE.npy or FILE.csv (columns z0.., label)")
+    device_arg(p)
+
+    p = run_cmd("decode", "decode latent codes into data", cmd_decode)
+    p.add_argument("--latents", required=True, help="FILE.npy (N, Z) or .csv with z0.. columns")
+    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    device_arg(p)
+
+    p = run_cmd("info", "show a run's config, size and last metrics", cmd_info)
+    p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -15,7 +15,7 @@ from typing import Any
 
 
 import vaelab
-from vaelab import checkpoint, cli_use, outputs
+from vaelab import checkpoint, cli_latent, cli_report, cli_use, outputs, samplers
 from vaelab.cli_common import (DATA_FLAGS, EXIT_INTERRUPTED, EXIT_USAGE, add_data_args,
                                check_shape, data_config, device_arg, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
@@ -83,7 +83,7 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
 def _clear_run(out: Path) -> None:
     """Remove what a previous run wrote into ``out`` (for --overwrite); other files stay."""
     for name in (checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.TRAINER_STATE,
-                 checkpoint.METRICS, "samples.csv"):
+                 checkpoint.METRICS, "samples.csv", "report.html", samplers.GMM_FILE):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "figures", ignore_errors=True)
 
@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub, common)
 
     cli_use.add_commands(sub, common)
+    cli_latent.add_commands(sub, common)
+    cli_report.add_commands(sub, common)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +12,77 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab import checkpoint, outputs, plots
+from vaelab import checkpoint, latent, outputs, plots
 from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
                                device_arg, load_data, open_run)
+from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
+
+DEFAULT_COMPONENTS = 10
+
+
+def run_gmm(model: vaelab.Autoencoder, run: Path, n_components: int | None,
+            data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
+    """The GMM over the run's training codes and how it was obtained (for the user).
+
+    Reuses RUN/gmm.safetensors while it is fresh (see ``samplers.cached_gmm``; ``n_components``
+    None accepts any number), else fits one with ``n_components`` (default 10) on ``data``'s
+    training rows, by default the run's own training data, and writes it there when ``cache``.
+    """
+    path = run / GMM_FILE
+    try:
+        gmm = cached_gmm(model, run, n_components)
+    except ValueError as err:
+        raise ValueError(f"{err}; delete it and vaelab fits a new one") from None
+    if gmm is not None:
+        return gmm, f"the {len(gmm.weights)}-component GMM in {path}"
+    if data is None:
+        stored = checkpoint.read_config(run).get("data")
+        if stored is None:
+            raise ValueError(f"{run} does not record its training data, so there is nothing to fit "
+                             "the GMM sampler to")
+        data = load_data(stored)
+        check_shape(model, data)
+    k = min(DEFAULT_COMPONENTS, len(data.x_train)) if n_components is None else n_components
+    if k > len(data.x_train):
+        raise ValueError(f"--components {k}: at most {len(data.x_train)}, the number of training rows")
+    gmm = latent.fit_gmm(model, data.x_train, n_components=k, seed=0)
+    if cache:
+        save_gmm(gmm, path)
+        return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"
+    return gmm, f"a {k}-component GMM fitted to the training codes of {data.info.name}"
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    model, _, device = open_run(args)
     if args.n < 1:
         raise ValueError(f"-n {args.n}: the number of samples must be at least 1")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise ValueError(f"--temperature {args.temperature:g}: it must be a number > 0 "
+                         "(1 = the sampler's own spread, below 1 = more typical samples)")
+    if args.components is not None:
+        if args.sampler != "gmm":
+            raise ValueError("--components applies only to --sampler gmm")
+        if args.components < 1:
+            raise ValueError(f"--components {args.components}: a GMM needs at least 1 component")
     path = outputs.check_suffix(args.out)
-    gen = torch.Generator(device=device).manual_seed(args.seed)
-    with torch.no_grad():
-        x = model.sample(args.n, generator=gen).cpu().numpy()
-    outputs.write_data(path, x, model.data_info, title=f"{args.n} samples from the prior")
-    print(f"wrote {args.n} samples to {path}")
+    model, _, _ = open_run(args)
+    if args.sampler == "prior":
+        if not model.generative:
+            raise ValueError("an AE has no prior over its codes, so it cannot sample from a prior; "
+                             "use --sampler gmm (a mixture fitted to its codes) or train a VAE "
+                             "(--model vae)")
+        sampler: str | GMMSampler = "prior"
+        source = "the prior"
+    else:
+        k = DEFAULT_COMPONENTS if args.components is None else args.components
+        sampler, source = run_gmm(model, Path(args.run), k)
+    # A CPU generator: the same --seed gives the same codes on every device.
+    gen = torch.Generator().manual_seed(args.seed)
+    x = latent.sample(model, args.n, temperature=args.temperature, generator=gen,
+                      sampler=sampler).cpu().numpy()
+    temp = f", temperature {args.temperature:g}" if args.temperature != 1 else ""
+    title = f"{args.n} samples from {'a GMM' if args.sampler == 'gmm' else 'the prior'}{temp}"
+    outputs.write_data(path, x, model.data_info, title=title)
+    print(f"wrote {args.n} samples to {path} (from {source}{temp})")
     return 0
 
 
@@ -116,9 +173,19 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def run_cmd(name: str, help: str, func: Any) -> argparse.ArgumentParser:
         return add_run_command(sub, common, name, help, func)
 
-    p = run_cmd("sample", "draw new examples from the prior and decode them", cmd_sample)
+    p = run_cmd("sample", "draw new codes from the prior or a GMM over the training codes, "
+                "and decode them", cmd_sample)
     p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
     p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    p.add_argument("--sampler", choices=("prior", "gmm"), default="prior",
+                   help="prior: z ~ N(0, I) (VAE only); gmm: a Gaussian mixture fitted to the codes "
+                   f"of the training data, cached in RUN/{GMM_FILE} (an AE can use it) "
+                   "(default: prior)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                   help="scale of the spread of the codes, > 0; below 1 gives more typical, less "
+                   "varied samples (default: 1)")
+    p.add_argument("--components", type=int, metavar="K",
+                   help=f"gmm: number of mixture components (default: {DEFAULT_COMPONENTS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     device_arg(p)
 

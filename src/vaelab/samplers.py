@@ -2,20 +2,28 @@
 
 A Gaussian mixture over the codes of the training data (ex-post density estimation, Ghosh et al.
 2020) lets an AE generate and often gives sharper VAE samples than the N(0, I) prior. It is stored as
-plain arrays, so a run directory can keep it without pickling anything.
+plain arrays, so a run directory can keep it without pickling anything (RUN/gmm.safetensors).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
+from vaelab import __version__
+from vaelab.checkpoint import WEIGHTS, atomic_path
 from vaelab.inference import BATCH, Array, check_int, check_temperature, embed_batched, randn, rows
 from vaelab.models import Autoencoder
 from vaelab.registry import lookup
+
+GMM_FILE = "gmm.safetensors"  # the cached sampler in a run directory
 
 class GMMSampler:
     """A Gaussian mixture over codes fitted after training: ex-post density estimation (Ghosh et al.
@@ -117,3 +125,53 @@ def fit_gmm(model: Autoencoder, x: Array, n_components: int = 10, covariance_typ
     z = embed_batched(model, x, y, batch_size).cpu().double().numpy()  # (N, Z)
     gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(z)
     return GMMSampler(gm.weights_, gm.means_, to_full(gm.covariances_, n_components, z.shape[1]))
+
+
+# -- storage: plain arrays in safetensors, nothing unpickled ----------------------------------
+
+
+def save_gmm(gmm: GMMSampler, path: str | os.PathLike[str]) -> Path:
+    """Write ``gmm`` to ``path`` as safetensors (its float64 arrays; the number of components in
+    the metadata), atomically.
+
+    >>> save_gmm(fit_gmm(ae, data.x_train), "runs/ae/gmm.safetensors")     # doctest: +SKIP
+    """
+    path = Path(path)
+    meta = {"format": "vaelab.GMMSampler", "n_components": str(len(gmm.weights)),
+            "vaelab_version": __version__}
+    with atomic_path(path) as tmp:
+        save_file(gmm.to_arrays(), str(tmp), metadata=meta)
+    return path
+
+
+def load_gmm(path: str | os.PathLike[str]) -> GMMSampler:
+    """Read a sampler written by :func:`save_gmm`; a damaged or foreign file is a ``ValueError``
+    naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing")
+    try:
+        return GMMSampler.from_arrays(load_file(str(path)))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path} is damaged or is not a GMM sampler written by vaelab ({err})") from None
+
+
+def cached_gmm(model: Autoencoder, run_dir: str | os.PathLike[str],
+               n_components: int | None = None) -> GMMSampler | None:
+    """The sampler stored in ``RUN/gmm.safetensors`` if it still fits ``model``, else ``None``.
+
+    It is stale when it is older than RUN/model.safetensors (the model was trained again), when its
+    codes have another size than the model's, or when it has other than ``n_components``
+    components (any number when ``None``). A damaged file is a ``ValueError`` naming it.
+    """
+    path, weights = Path(run_dir) / GMM_FILE, Path(run_dir) / WEIGHTS
+    if not path.exists():
+        return None
+    if weights.exists() and path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
+        return None
+    gmm = load_gmm(path)
+    if gmm.latent_dim != model.config.latent_dim:
+        return None
+    if n_components is not None and len(gmm.weights) != n_components:
+        return None
+    return gmm

@@ -1,0 +1,387 @@
+"""Commands that explore a run's latent space: interpolate, attribute, traverse and plot.
+
+Outputs come back in the data's own units and format, chosen by the suffix of ``--out``: a PNG
+picture (images), a CSV with the data's column names after a few leading columns that say which
+step, strength or dimension a row belongs to (tables), or the raw array as .npy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import vaelab
+from vaelab import checkpoint, latent, outputs, plots, plots_latent
+from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
+                               device_arg, ints, load_data, open_run)
+
+IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
+
+
+def floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or not all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"expected at least one finite number, got {text!r}")
+    return values
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+
+def _out(text: str, info: dict[str, Any]) -> Path:
+    """``--out`` checked against the kind of data before any work: PNG for images, CSV for tables."""
+    path = outputs.check_suffix(text)
+    suffix, kind = path.suffix.lower(), info.get("kind")
+    if suffix == ".png" and kind != "image":
+        raise ValueError(f"--out {path}: PNG output needs image data; this run holds {kind} data, "
+                         "use .csv (the data's columns) or .npy")
+    if suffix == ".csv" and kind != "table":
+        raise ValueError(f"--out {path}: CSV output needs table data; this run holds {kind} data, "
+                         "use .png or .npy")
+    return path
+
+
+def _data(args: argparse.Namespace, model: vaelab.Autoencoder,
+          config: dict[str, Any]) -> vaelab.Dataset:
+    data = load_data(data_config(args, config.get("data")))
+    check_shape(model, data)
+    return data
+
+
+def _check_index(i: int, n: int, flag: str, split: str) -> None:
+    if not 0 <= i < n:
+        raise ValueError(f"{flag} {i}: row index out of range; --split {split} has {n} rows "
+                         f"(valid: 0..{n - 1})")
+
+
+def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.ndarray],
+           figure: Any) -> None:
+    """Write ``x`` (..., *shape) in data units: ``figure()`` for .png, the array for .npy, or one
+    CSV row per example with the ``lead`` columns (name -> one value per row) before the data's."""
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        outputs.save_figure(figure(), path)
+    elif suffix == ".npy":
+        outputs.write_npy(path, x)
+    else:
+        width = int(np.prod(info["shape"]))
+        columns = list(info.get("columns") or [f"x{i}" for i in range(width)])
+        flat = x.reshape(-1, width)  # (rows, D)
+        outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns])
+
+
+def _class(text: str, classes: tuple[str, ...], flag: str) -> int:
+    """A class given by name, or by integer id unless the names are numbers themselves -> its id."""
+    if text in classes:
+        return classes.index(text)
+    by_id = not any(c.strip().lstrip("+-").isdigit() for c in classes)
+    if by_id and text.isdigit() and int(text) < len(classes):
+        return int(text)
+    ids = f" (or their ids 0..{len(classes) - 1})" if by_id else ""
+    raise ValueError(f"{flag} {text}: unknown class; known classes: {', '.join(classes)}{ids}")
+
+
+# -- interpolate ---------------------------------------------------------------------------------
+
+
+def _read_image(path: Path, flag: str, shape: tuple[int, ...],
+                value_range: tuple[float, float]) -> np.ndarray:
+    """An image file as one input (C, H, W): the model's channels and size, in data units."""
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
+
+    c, h, w = shape  # image data have 1, 3 or 4 channels (vaelab.data), 2 for completeness
+    try:
+        with Image.open(path) as im:
+            image = im.convert({1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c])
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{flag} {path}: cannot read the image ({err})") from None
+    if image.size != (w, h):  # Pillow sizes are (width, height)
+        image = image.resize((w, h), Image.Resampling.LANCZOS)
+    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (H, W) or (H, W, C) in [0, 1]
+    pixels = pixels[None] if c == 1 else pixels.transpose(2, 0, 1)  # (C, H, W)
+    lo, hi = value_range
+    return lo + (hi - lo) * pixels
+
+
+def _read_row(path: Path, flag: str, columns: list[str]) -> np.ndarray:
+    """A one-row CSV holding the model's columns (in any order, others ignored) -> (D,)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) != 2:
+        raise ValueError(f"{flag} {path}: needs a header and exactly one row; it has "
+                         f"{max(len(rows) - 1, 0)} rows")
+    header, row = [h.strip() for h in rows[0]], rows[1]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{flag} {path}: lacks column(s) {', '.join(missing)}; the model needs "
+                         f"{', '.join(columns)}")
+    try:
+        return np.array([float(row[header.index(c)]) for c in columns], dtype=np.float32)
+    except (ValueError, IndexError):
+        raise ValueError(f"{flag} {path}: a column of the row is empty or not a number") from None
+
+
+def _read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
+    """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
+    path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
+    kind = info.get("kind")
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {text}: is neither a row index nor an existing file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            raise ValueError(f"{flag} {path} is not a plain numeric .npy file ({err})") from None
+        if x.shape not in (shape, (1, *shape)) or not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"{flag} {path} holds an array of shape {x.shape}; the model needs "
+                             f"one input of shape {shape}")
+        return x.reshape(shape).astype(np.float32)
+    if suffix in IMAGE_FILES and kind == "image":
+        return _read_image(path, flag, shape, tuple(info["value_range"]))
+    if suffix == ".csv" and kind == "table":
+        return _read_row(path, flag, list(info["columns"]))
+    allowed = "an image file (.png, .jpg, ...)" if kind == "image" else "a one-row .csv"
+    raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "
+                     f"data; give a row index, a .npy file or {allowed}")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    model, config, _ = open_run(args)
+    info = model.data_info
+    path = _out(args.out, info)
+    if args.steps < 2:
+        raise ValueError(f"--steps {args.steps}: an interpolation needs at least 2 steps "
+                         "(the endpoints are included)")
+    ends = {"--from": args.start, "--to": args.end}
+    is_row = {flag: text.strip().lstrip("+-").isdigit() for flag, text in ends.items()}
+    x = _data(args, model, config).split(args.split)[0] if any(is_row.values()) else None
+    points = []
+    for flag, text in ends.items():
+        if is_row[flag]:
+            _check_index(int(text), len(x), flag, args.split)
+            points.append(x[int(text)][None])  # (1, *shape): never mistaken for a code
+        else:
+            points.append(_read_input(text, flag, model)[None])
+    frames = latent.interpolate(model, *points, steps=args.steps, method=args.method)
+    frames = frames.decoded.cpu().numpy()  # (steps, *shape)
+    start, end = (f"row {t}" if is_row[f] else Path(t).name for f, t in ends.items())
+    title = f"{args.method} from {start} to {end}"
+    _write(path, frames, info, {"step": np.arange(args.steps)},
+           lambda: plots.interpolation_strip(frames, tuple(info["value_range"]), title=title))
+    print(f"wrote {args.steps} steps ({args.method}) from {start} to {end} of --split {args.split} "
+          f"to {path}")
+    return 0
+
+
+# -- attribute -----------------------------------------------------------------------------------
+
+
+def cmd_attribute(args: argparse.Namespace) -> int:
+    model, config, _ = open_run(args)
+    info = model.data_info
+    path = _out(args.out, info)
+    data = _data(args, model, config)
+    if data.y_train is None or not data.info.classes:
+        hint = " (for a CSV, name its label column with --label-column)" if info.get(
+            "kind") == "table" else ""
+        raise ValueError(f"--label needs labelled data; {data.info.source} has no labels{hint}")
+    classes = tuple(data.info.classes)
+    label = _class(args.label, classes, "--label")
+    versus = None if args.vs is None else _class(args.vs, classes, "--vs")
+    if versus == label:
+        raise ValueError(f"--vs {args.vs} is the same class as --label {args.label}; pick another "
+                         "class, or leave out --vs to compare with all other classes")
+    for flag, value in (("--label", label), ("--vs", versus)):
+        if value is not None and not np.any(data.y_train == value):
+            raise ValueError(f"{flag} {classes[value]}: no training rows have this class")
+    x, y = data.split(args.split)
+    if args.index:
+        for i in args.index:
+            _check_index(i, len(x), "--index", args.split)
+        index = np.asarray(args.index)
+    else:
+        index = np.flatnonzero(y != label)[:4]  # rows that lack the attribute, to add it to
+        index = index if len(index) else np.arange(min(4, len(x)))
+    vector = latent.label_attribute(model, data.x_train, data.y_train, label, versus)  # (Z,)
+    shifted = latent.apply_vector(model, x[index], vector, args.strengths).cpu().numpy()  # (N, S, ...)
+    name = f"{classes[label]} - {'rest' if versus is None else classes[versus]}"
+    s = np.asarray(args.strengths, dtype=np.float64)
+    _write(path, shifted, info, {"index": np.repeat(index, len(s)), "strength": np.tile(s, len(index))},
+           lambda: plots.attribute_strip(shifted, tuple(info["value_range"]), args.strengths,
+                                         title=f"attribute vector {name}, rows {index.tolist()}"))
+    vector_path = outputs.write_npy(path.with_name(path.stem + ".vector.npy"), vector.cpu().numpy())
+    print(f"wrote rows {index.tolist()} of --split {args.split} shifted along {name} "
+          f"(strengths {', '.join(f'{v:g}' for v in s)}) to {path}; the vector to {vector_path}")
+    return 0
+
+
+# -- traverse ------------------------------------------------------------------------------------
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    model, config, _ = open_run(args)
+    info, z_dim = model.data_info, model.config.latent_dim
+    path = _out(args.out, info)
+    if args.dims is not None:
+        bad = [d for d in args.dims if not 0 <= d < z_dim]
+        if bad:
+            raise ValueError(f"--dims {','.join(map(str, bad))}: out of range; the model's latent "
+                             f"dimensions are 0..{z_dim - 1}")
+    elif args.n_dims < 1:
+        raise ValueError(f"--n-dims {args.n_dims}: traverse at least 1 dimension")
+    if args.values is not None:
+        if args.range is not None or args.steps is not None:
+            raise ValueError("--values lists the values itself; leave out --range and --steps")
+        values = np.asarray(args.values, dtype=np.float32)
+    else:
+        span = 3.0 if args.range is None else args.range
+        steps = 7 if args.steps is None else args.steps
+        if span <= 0 or steps < 2:
+            raise ValueError(f"--range {span:g} --steps {steps}: need a range > 0 and at least "
+                             "2 steps")
+        values = np.linspace(-span, span, steps, dtype=np.float32)
+    x, _ = _data(args, model, config).split(args.split)
+    _check_index(args.index, len(x), "--index", args.split)
+    reference = None
+    if args.dims is None:  # the most used dimensions on (a seeded sample of) the split
+        pick = np.random.default_rng(0).permutation(len(x))[:REFERENCE_ROWS]
+        reference = x[np.sort(pick)]
+    t = latent.traverse(model, x[args.index], dims=args.dims, values=values, n_dims=args.n_dims,
+                        reference=reference)
+    images = t.images.cpu().numpy()  # (D, V, *shape)
+    d, v = len(t.dims), len(values)
+    _write(path, images, info, {"dim": np.repeat(t.dims, v), "value": np.tile(values, d)},
+           lambda: plots.traversal_grid(images, tuple(info["value_range"]), t.dims, values.tolist(),
+                                        title=f"row {args.index} of --split {args.split}"))
+    print(f"wrote traversals of dims {','.join(map(str, t.dims))} over {v} values for row "
+          f"{args.index} to {path}")
+    return 0
+
+
+# -- plot ----------------------------------------------------------------------------------------
+
+
+def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace, device: Any) -> Any:
+    z_dim, kind = model.config.latent_dim, model.data_info.get("kind")
+    why = [f"this model's latent_dim is {z_dim}, not 2"] if z_dim != 2 else []
+    why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
+    why += ["an AE has no prior, so its codes are not on the N(0, I) scale of the grid"
+            ] if not model.generative else []
+    if why:
+        raise ValueError(f"plot manifold needs a VAE on images with a 2-D latent space: "
+                         f"{'; '.join(why)}; use 'vaelab plot {args.run} latent' instead")
+    if args.n < 2:
+        raise ValueError(f"--n {args.n}: the grid needs at least 2 codes per side")
+    grid = plots.normal_grid(args.n)  # (n*n, 2)
+    images = batched(lambda z: model.decode(z).mean, grid.astype(np.float32), device)
+    return plots.manifold_grid(images, tuple(model.data_info["value_range"]), grid,
+                               title=f"decoded {args.n}x{args.n} grid of the prior")
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    path = outputs.check_suffix(args.out, (".png",))
+    if args.what == "curves":  # needs only metrics.jsonl
+        checkpoint.read_config(args.run)
+        history = checkpoint.read_metrics(args.run)
+        if not history:
+            raise ValueError(f"{args.run} has no completed epoch in metrics.jsonl; nothing to plot")
+        fig = plots.training_curves(history, title=str(args.run))
+    else:
+        model, config, device = open_run(args)
+        if args.what == "manifold":
+            fig = _manifold(model, args, device)
+        else:
+            data = _data(args, model, config)
+            x, y = data.split(args.split)
+            where = f"{data.info.name}, --split {args.split}"
+            if args.what == "kl":
+                fig = plots.kl_per_dimension(latent.kl_per_dimension(model, x),
+                                             title=f"KL per latent dimension ({where})")
+            else:
+                classes = data.info.classes if y is not None else None
+                fig = plots_latent.latent_scatter(latent.codes(model, x), y, method=args.method,
+                                                  class_names=classes, title=f"codes of {where}")
+    outputs.save_figure(fig, path)
+    print(f"wrote the {args.what} plot of {args.run} to {path}")
+    return 0
+
+
+# -- parsers -------------------------------------------------------------------------------------
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register interpolate, attribute, traverse and plot."""
+
+    def run_cmd(name: str, help: str, func: Any, out: str,
+                split: str = "the rows that indices refer to") -> argparse.ArgumentParser:
+        p = add_run_command(sub, common, name, help, func)
+        # Read "--strengths -2,-1,0" as a value, not an option: newer CPython argparse uses
+        # this matcher; older ones see a negative number only in "-2" or "-.5".
+        p._negative_number_matcher = re.compile(r"-\.?\d")
+        p.add_argument("--out", required=True, metavar="FILE", help=out)
+        p.add_argument("--split", default="test", choices=("train", "test", "all"),
+                       help=f"{split} (default: test)")
+        add_data_args(p, default="the run's training data")
+        device_arg(p)
+        return p
+
+    out = "FILE.png (images), .csv (tables: the data's columns) or .npy"
+    p = run_cmd("interpolate", "decode a path in latent space between two inputs",
+                cmd_interpolate, out + " (.npy: (steps, *shape); .csv: a step column first)")
+    p.add_argument("--from", dest="start", required=True, metavar="I|FILE",
+                   help="start: a row index of --split, or a file holding one input (.npy; "
+                   "images: also .png/.jpg; tables: also a one-row .csv)")
+    p.add_argument("--to", dest="end", required=True, metavar="J|FILE", help="end: as --from")
+    p.add_argument("--steps", type=int, default=8, metavar="N",
+                   help="points, endpoints included (default: 8)")
+    p.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
+                   help="slerp (spherical) or lerp (straight line) (default: slerp)")
+
+    p = run_cmd("attribute", "shift inputs along the latent vector from one class to another",
+                cmd_attribute, out + " (.npy: (N, S, *shape); .csv: index and strength columns "
+                "first); the vector also goes to OUT-STEM.vector.npy")
+    p.add_argument("--label", required=True, metavar="A",
+                   help="class (name or id) whose mean code, over the training rows, the vector "
+                   "points to")
+    p.add_argument("--vs", metavar="B", help="class the vector points from (default: all others)")
+    p.add_argument("--index", type=int, nargs="+", metavar="I",
+                   help="rows of --split to shift (default: the first 4 not of class A, or the "
+                   "first 4 if all are)")
+    p.add_argument("--strengths", type=floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0),
+                   metavar="S[,S...]", help="multiples of the vector to add (default: -2,-1,0,1,2)")
+
+    p = run_cmd("traverse", "vary one latent dimension at a time of one input's code",
+                cmd_traverse, out + " (.npy: (dims, values, *shape); .csv: dim and value "
+                "columns first)")
+    p.add_argument("--index", type=int, required=True, metavar="I", help="row of --split")
+    p.add_argument("--dims", type=ints, metavar="D[,D...]",
+                   help="latent dimensions to vary (default: the --n-dims most used on up to "
+                   f"{REFERENCE_ROWS} rows of --split: highest KL for a VAE, variance for an AE)")
+    p.add_argument("--n-dims", type=int, default=5, metavar="N",
+                   help="how many dimensions when --dims is not given (default: 5)")
+    p.add_argument("--values", type=floats, metavar="V[,V...]",
+                   help="values to set the dimension to, in prior units (default: --range 3 "
+                   "--steps 7, i.e. -3,-2,-1,0,1,2,3)")
+    p.add_argument("--range", type=float, metavar="R", help="values from -R to R (default: 3)")
+    p.add_argument("--steps", type=int, metavar="K", help="how many values in --range (default: 7)")
+
+    p = run_cmd("plot", "draw a picture of the latent space or the training of a run", cmd_plot,
+                "FILE.png", split="latent, kl: the rows to draw or average over")
+    p.add_argument("what", choices=("latent", "manifold", "curves", "kl"),
+                   help="latent: codes of --split coloured by class; manifold: decoded grid of a "
+                   "2-D prior (VAE on images); curves: loss per epoch; kl: KL per latent dimension "
+                   "(VAE)")
+    p.add_argument("--method", default="auto", choices=("auto", "identity", "pca", "tsne"),
+                   help="latent: how codes go to 2-D; auto = identity for 2-D codes, else PCA "
+                   "(default: auto)")
+    p.add_argument("--n", type=int, default=20, metavar="N", help="manifold: codes per side (default: 20)")

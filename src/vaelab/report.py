@@ -1,0 +1,293 @@
+"""A self-contained HTML report of a run: one page with its configuration, training curves,
+reconstructions, samples, an interpolation, traversals, the latent map and how the latent
+dimensions are used.
+
+The page needs nothing else: the CSS is inline, every picture is a PNG in a ``data:`` URI, there
+is no JavaScript and no external address. :func:`build_report` returns the text; the caller (the
+``vaelab report`` command) decides where to write it. Every string that comes from the run or
+the data (paths, column and class names, config values) is HTML-escaped.
+
+>>> html_text = build_report(vaelab.load("runs/demo"), "runs/demo", data)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent
+from vaelab.data import Dataset
+from vaelab.models import Autoencoder
+from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm
+
+DPI = 80  # small pictures keep the page light: about 300 KB for digits
+N_SHOWN = 8  # rows of a table shown for table data
+
+CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 1.5em auto;
+       padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.8em; }
+h3 { font-size: 1em; margin: 0.6em 0 0.3em; }
+.sub, .note { color: #666; } nav a { margin-right: 0.9em; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 0.8em; }
+td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
+th { background: #f3f3f3; } td.k { text-align: left; font-weight: 600; background: #fafafa; }
+td.t { text-align: left; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+.row > div { flex: 1 1 230px; min-width: 0; }
+img { max-width: 100%; height: auto; }
+"""
+
+
+def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Dataset,
+                 gmm: GMMSampler | None = None) -> str:
+    """The report of the run in ``run_dir`` (its config.json and metrics.jsonl) for ``model``,
+    shown on ``data`` (test rows; the training rows fit the GMM if needed): one HTML page.
+
+    ``gmm`` is the post-hoc sampler to show; by default RUN/gmm.safetensors while it is fresh
+    (:func:`vaelab.samplers.cached_gmm`), else a 10-component GMM fitted to the training codes
+    (not written anywhere). Image data get pictures; table data get small tables with the
+    original column names instead of image grids.
+
+    Examples
+    --------
+    >>> model = vaelab.load("runs/demo")                                       # doctest: +SKIP
+    >>> Path("report.html").write_text(build_report(model, "runs/demo", data))  # doctest: +SKIP
+    """
+    run_dir = Path(run_dir)
+    if tuple(data.info.shape) != tuple(model.config.input_shape):
+        raise ValueError(f"data {data.info.name!r} has rows of shape {tuple(data.info.shape)}; the "
+                         f"model was trained on {tuple(model.config.input_shape)}")
+    if gmm is None:
+        gmm = cached_gmm(model, run_dir)
+        gmm_note = f"the mixture cached in {GMM_FILE}"
+        if gmm is None:
+            gmm = latent.fit_gmm(model, data.x_train, n_components=min(10, len(data.x_train)), seed=0)
+            gmm_note = "a mixture fitted to the training codes for this report"
+    else:
+        gmm_note = "a mixture fitted to the training codes"
+    page = _Page(data)
+    with torch.no_grad():
+        sections = [("summary", "Run summary", _summary(model, run_dir, data)),
+                    ("curves", "Training curves", _curves(run_dir)),
+                    ("reconstructions", "Reconstructions", _reconstructions(page, model)),
+                    ("samples", "Samples", _samples(page, model, gmm, gmm_note)),
+                    ("interpolation", "Interpolation", _interpolation(page, model)),
+                    ("traversals", "Traversals", _traversals(page, model)),
+                    ("latent-map", "Latent map", _latent_map(model, data)),
+                    ("dimensions", "Latent dimensions", _dimensions(model, data))]
+    nav = " ".join(f'<a href="#{key}">{title}</a>' for key, title, _ in sections)
+    body = "\n".join(f'<h2 id="{key}">{title}</h2>\n{content}' for key, title, content in sections)
+    name = html.escape(str(run_dir))
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>vaelab report: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            f"<h1>vaelab report: {name}</h1>\n<p class=\"sub\">{html.escape(_describe(model, data))}"
+            f"</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n")
+
+
+# -- building blocks ------------------------------------------------------------------------
+
+
+def _img(fig: Any, alt: str) -> str:
+    """A Figure as an <img> with its PNG inline (no metadata, so no address in the file)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.4g}"
+    if isinstance(v, list | tuple):
+        return ", ".join(map(_fmt, v)) if len(v) <= 20 else ", ".join(map(_fmt, v[:20])) + \
+            f", ... ({len(v)} in all)"
+    return "none" if v is None else str(v)
+
+
+def _kv(pairs: dict[str, Any]) -> str:
+    rows = "".join(f'<tr><td class="k">{html.escape(k)}</td><td class="t">{html.escape(_fmt(v))}'
+                   "</td></tr>" for k, v in pairs.items())
+    return f"<table>{rows}</table>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _side_by_side(*blocks: str) -> str:
+    return '<div class="row">' + "".join(f"<div>{b}</div>" for b in blocks) + "</div>"
+
+
+def _describe(model: Autoencoder, data: Dataset) -> str:
+    c = model.config
+    return (f"{c.model.upper()} ({c.arch}, {c.likelihood}, latent {c.latent_dim}) on {data.info.name} "
+            f"({data.info.kind}, rows of shape {tuple(data.info.shape)})")
+
+
+class _Page:
+    """How the data are shown: image grids, or tables with the data's column names."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data, info = data, data.info
+        self.image = info.kind == "image"
+        self.value_range = tuple(info.value_range)
+        self.columns = list(info.columns or [f"x{i}" for i in range(int(np.prod(info.shape)))])
+
+    def label(self, i: int) -> str:
+        """Test row i with its class, e.g. "test row 3 (class 7)"."""
+        y = self.data.y_test
+        if y is None:
+            return f"test row {i}"
+        classes = self.data.info.classes
+        return f"test row {i} (class {classes[y[i]] if classes else y[i]})"
+
+    def rows(self, x: np.ndarray, first: str | None = None, keys: Sequence[Any] = ()) -> str:
+        """A table of rows ``x`` (N, D) under the column names, with an optional first column."""
+        x = np.asarray(x).reshape(len(x), -1)
+        header = ([first] if first else []) + self.columns
+        return _table(header, [([k] if first else []) + list(r) for k, r in
+                               zip(keys if first else [None] * len(x), x, strict=True)])
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def _summary(model: Autoencoder, run_dir: Path, data: Dataset) -> str:
+    config = checkpoint.read_config(run_dir)
+    history = checkpoint.read_metrics(run_dir)
+    train = config.get("train")
+    best: Any = "unknown"
+    if (run_dir / checkpoint.TRAINER_STATE).exists():
+        best = int(checkpoint.load_trainer_state(run_dir)["best_epoch"])
+    last = history[-1] if history else {}
+    overview = {
+        "run directory": str(run_dir),
+        "epochs done": f"{len(history)}" + (f" of {train.epochs}" if train else ""),
+        "best epoch (the weights shown)": best,
+        "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
+        **{f"last {k.replace('_', ' ')}": v for k, v in last.items()
+           if k.endswith(("loss", "rec", "kl")) and isinstance(v, float)},
+        "trained with vaelab": config.get("vaelab_version"),
+        "report by vaelab": __version__,
+        "report date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    }
+    info = data.info.to_dict() | {"training rows": len(data.x_train), "test rows": len(data.x_test)}
+    parts = [("Overview", overview), ("Model", model.config.to_dict()), ("Data", info)]
+    if train is not None:
+        parts.append(("Training", train.to_dict()))
+    return _side_by_side(*(f"<h3>{title}</h3>{_kv(pairs)}" for title, pairs in parts))
+
+
+def _curves(run_dir: Path) -> str:
+    history = checkpoint.read_metrics(run_dir)
+    if not history:
+        return '<p class="note">No completed epoch yet, so no curves.</p>'
+    return _img(plots.training_curves(history), "loss, reconstruction and KL per epoch")
+
+
+def _reconstruct(model: Autoencoder, x: np.ndarray) -> np.ndarray:
+    return model.reconstruct(torch.from_numpy(x).to(model.device)).cpu().numpy()
+
+
+def _reconstructions(page: _Page, model: Autoencoder) -> str:
+    x = page.data.x_test[:20 if page.image else N_SHOWN]
+    recon = _reconstruct(model, x)
+    if page.image:
+        return _img(plots.reconstruction_grid(x, recon, page.value_range),
+                    "test images above their reconstructions")
+    rmse = np.sqrt(np.mean((recon - x) ** 2, axis=0))
+    return (_side_by_side("<h3>Test rows</h3>" + page.rows(x),
+                          "<h3>Their reconstructions</h3>" + page.rows(recon))
+            + "<h3>RMSE per column on these rows, in data units</h3>" + page.rows(rmse[None]))
+
+
+def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) -> str:
+    n = 64 if page.image else N_SHOWN
+    blocks = []
+    sources: list[tuple[str, str | GMMSampler]] = [("the prior N(0, I)", "prior")] if model.generative else []
+    sources.append((f"a {len(gmm.weights)}-component GMM over the codes", gmm))
+    for title, sampler in sources:
+        x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler)
+        x = x.cpu().numpy()
+        blocks.append(f"<h3>From {title}</h3>" + (_img(plots.image_grid(x, page.value_range), title)
+                                                   if page.image else page.rows(x)))
+    note = "the same seed for both" if model.generative else "an AE has no prior"
+    return (_side_by_side(*blocks) + f'<p class="note">GMM: {html.escape(gmm_note)} (ex-post '
+            f"density estimation, Ghosh et al. 2020); {note}.</p>")
+
+
+def _pair(page: _Page) -> tuple[int, int] | None:
+    """Two test rows, of different classes where there are labels."""
+    n, y = len(page.data.x_test), page.data.y_test
+    if n < 2:
+        return None
+    if y is not None:
+        other = np.flatnonzero(y != y[0])
+        if len(other):
+            return 0, int(other[0])
+    return 0, 1
+
+
+def _interpolation(page: _Page, model: Autoencoder) -> str:
+    pair = _pair(page)
+    if pair is None:
+        return '<p class="note">The test split has fewer than 2 rows.</p>'
+    i, j = pair
+    x = page.data.x_test
+    frames = latent.interpolate(model, x[i:i + 1], x[j:j + 1], steps=10, method="slerp")
+    frames_np = frames.decoded.cpu().numpy()
+    title = f"slerp from {page.label(i)} to {page.label(j)}"
+    if page.image:
+        return _img(plots.interpolation_strip(frames_np, page.value_range, title=title), title)
+    t = np.linspace(0.0, 1.0, len(frames_np))
+    return f"<h3>{html.escape(title)}</h3>" + page.rows(frames_np, "t", t)
+
+
+def _traversals(page: _Page, model: Autoencoder) -> str:
+    x = page.data.x_test
+    t = latent.traverse(model, x[:1], reference=x, n_dims=min(5, model.config.latent_dim))
+    title = f"{page.label(0)}, most used dimensions first"
+    if page.image:
+        return _img(plots.traversal_grid(t.images.cpu().numpy(), page.value_range, t.dims,
+                                         t.values.tolist(), title=title), title)
+    shown = t.images[:3].cpu().numpy()  # (3, V, D): the three most used dimensions
+    keys = [f"z{d} = {_fmt(float(v))}" for d in t.dims[:3] for v in t.values.tolist()]
+    return (f"<h3>{html.escape(title)}</h3>"
+            + page.rows(shown.reshape(-1, shown.shape[-1]), "code", keys))
+
+
+def _latent_map(model: Autoencoder, data: Dataset) -> str:
+    z = latent.codes(model, data.x_test)
+    how = "z0 and z1" if z.shape[1] <= 2 else "the first two principal components"
+    fig = plots_latent.latent_scatter(z, data.y_test, class_names=data.info.classes,
+                                      title=f"codes of {len(z)} test rows")
+    return (f'<p class="note">Codes ({"posterior means" if model.generative else "encoder outputs"}) '
+            f"of the test rows, {how}, coloured by label.</p>" + _img(fig, "latent map"))
+
+
+def _dimensions(model: Autoencoder, data: Dataset) -> str:
+    x, z_dim = data.x_test, model.config.latent_dim
+    if len(x) < 2:
+        return '<p class="note">The test split has fewer than 2 rows.</p>'
+    active = metrics.active_units(model, x)
+    text = (f"<p><b>{active} of {z_dim}</b> active units: dimensions whose code varies over the test "
+            "rows with variance above 0.01 (Burda et al. 2016, sec. 5.2)")
+    if not model.generative:
+        return text + "; an AE's codes have an arbitrary scale, so the count is only a hint.</p>"
+    kl = metrics.kl_per_dimension(model, x)
+    return (text + f". The plot counts another way: dimensions whose mean KL exceeds 0.01 nats "
+            f"({int((kl > 0.01).sum())} of {z_dim}). Total KL on the test rows: {kl.sum():.3g} "
+            "nats.</p>" + _img(plots.kl_per_dimension(kl), "KL per latent dimension"))

@@ -197,6 +197,35 @@ def test_attribute_table_by_class_name_writes_index_strength_and_columns(runs, c
     assert np.allclose(np.load(tmp_path / "a.vector.npy"), direct, atol=1e-6)
 
 
+def test_attribute_from_two_lists_of_files(runs, digits, capsys, tmp_path):
+    zeros = digits.x_train[digits.y_train == 0][:5]
+    others = digits.x_train[digits.y_train == 1][:5]
+    with_files = [str(tmp_path / f"with{i}.npy") for i in range(5)]
+    without_files = [str(tmp_path / f"without{i}.npy") for i in range(5)]
+    for path, row in zip(with_files + without_files, [*zeros, *others], strict=True):
+        np.save(path, row)
+    ok(capsys, "attribute", runs["vae4"], "--with", *with_files, "--without", *without_files,
+       "--index", 2, "--out", "f.npy")
+    model = vaelab.load(runs["vae4"])
+    direct = latent.attribute_vector(model, zeros, others).numpy()
+    assert np.allclose(np.load(tmp_path / "f.vector.npy"), direct, atol=1e-6)
+    shifted = np.load(tmp_path / "f.npy")
+    assert shifted.shape == (1, 5, 1, 8, 8)
+    assert np.allclose(shifted[0, 2], recon(model, digits.x_test[[2]])[0], atol=1e-5)
+
+
+def test_attribute_needs_one_source_of_examples(runs, capsys, tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), dtype=np.float32))
+    fails(capsys, "attribute", runs["vae4"], "--out", "x.npy",
+          words=("give --label A", "--with FILE... --without FILE..."))
+    fails(capsys, "attribute", runs["vae4"], "--with", "one.npy", "--out", "x.npy",
+          words=("--with and --without go together",))
+    fails(capsys, "attribute", runs["vae4"], "--label", 0, "--with", "one.npy", "--without",
+          "one.npy", "--out", "x.npy", words=("--with/--without replace --label/--vs",))
+    fails(capsys, "attribute", runs["vae4"], "--with", "nope.npy", "--without", "one.npy",
+          "--out", "x.npy", words=("--with nope.npy", "neither a row index nor an existing file"))
+
+
 # -- traverse ------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,8 @@ and batched inference over numpy arrays. Imports only the public API."""
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,3 +103,70 @@ def add_run_command(sub: Any, common: argparse.ArgumentParser, name: str, help: 
     p.add_argument("run", metavar="RUN", help="run directory written by 'vaelab train'")
     p.set_defaults(func=func)
     return p
+
+
+# -- one input given as a file (interpolate endpoints, attribute examples) ----------------------
+
+IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def read_image(path: Path, flag: str, shape: tuple[int, ...],
+                value_range: tuple[float, float]) -> np.ndarray:
+    """An image file as one input (C, H, W): the model's channels and size, in data units."""
+    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
+
+    c, h, w = shape  # image data have 1, 3 or 4 channels (vaelab.data), 2 for completeness
+    try:
+        with Image.open(path) as im:
+            image = im.convert({1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c])
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{flag} {path}: cannot read the image ({err})") from None
+    if image.size != (w, h):  # Pillow sizes are (width, height)
+        image = image.resize((w, h), Image.Resampling.LANCZOS)
+    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (H, W) or (H, W, C) in [0, 1]
+    pixels = pixels[None] if c == 1 else pixels.transpose(2, 0, 1)  # (C, H, W)
+    lo, hi = value_range
+    return lo + (hi - lo) * pixels
+
+
+def read_row(path: Path, flag: str, columns: list[str]) -> np.ndarray:
+    """A one-row CSV holding the model's columns (in any order, others ignored) -> (D,)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) != 2:
+        raise ValueError(f"{flag} {path}: needs a header and exactly one row; it has "
+                         f"{max(len(rows) - 1, 0)} rows")
+    header, row = [h.strip() for h in rows[0]], rows[1]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{flag} {path}: lacks column(s) {', '.join(missing)}; the model needs "
+                         f"{', '.join(columns)}")
+    try:
+        return np.array([float(row[header.index(c)]) for c in columns], dtype=np.float32)
+    except (ValueError, IndexError):
+        raise ValueError(f"{flag} {path}: a column of the row is empty or not a number") from None
+
+
+def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
+    """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
+    path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
+    kind = info.get("kind")
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {text}: is neither a row index nor an existing file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            raise ValueError(f"{flag} {path} is not a plain numeric .npy file ({err})") from None
+        if x.shape not in (shape, (1, *shape)) or not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"{flag} {path} holds an array of shape {x.shape}; the model needs "
+                             f"one input of shape {shape}")
+        return x.reshape(shape).astype(np.float32)
+    if suffix in IMAGE_FILES and kind == "image":
+        return read_image(path, flag, shape, tuple(info["value_range"]))
+    if suffix == ".csv" and kind == "table":
+        return read_row(path, flag, list(info["columns"]))
+    allowed = "an image file (.png, .jpg, ...)" if kind == "image" else "a one-row .csv"
+    raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "
+                     f"data; give a row index, a .npy file or {allowed}")

@@ -8,7 +8,6 @@ step, strength or dimension a row belongs to (tables), or the raw array as .npy.
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ import numpy as np
 import vaelab
 from vaelab import checkpoint, latent, outputs, plots, plots_latent
 from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
-                               device_arg, ints, load_data, open_run)
+                               device_arg, ints, load_data, open_run, read_input)
 
-IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
 
 
@@ -93,68 +91,6 @@ def _class(text: str, classes: tuple[str, ...], flag: str) -> int:
 # -- interpolate ---------------------------------------------------------------------------------
 
 
-def _read_image(path: Path, flag: str, shape: tuple[int, ...],
-                value_range: tuple[float, float]) -> np.ndarray:
-    """An image file as one input (C, H, W): the model's channels and size, in data units."""
-    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
-
-    c, h, w = shape  # image data have 1, 3 or 4 channels (vaelab.data), 2 for completeness
-    try:
-        with Image.open(path) as im:
-            image = im.convert({1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c])
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{flag} {path}: cannot read the image ({err})") from None
-    if image.size != (w, h):  # Pillow sizes are (width, height)
-        image = image.resize((w, h), Image.Resampling.LANCZOS)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (H, W) or (H, W, C) in [0, 1]
-    pixels = pixels[None] if c == 1 else pixels.transpose(2, 0, 1)  # (C, H, W)
-    lo, hi = value_range
-    return lo + (hi - lo) * pixels
-
-
-def _read_row(path: Path, flag: str, columns: list[str]) -> np.ndarray:
-    """A one-row CSV holding the model's columns (in any order, others ignored) -> (D,)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if r]
-    if len(rows) != 2:
-        raise ValueError(f"{flag} {path}: needs a header and exactly one row; it has "
-                         f"{max(len(rows) - 1, 0)} rows")
-    header, row = [h.strip() for h in rows[0]], rows[1]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ValueError(f"{flag} {path}: lacks column(s) {', '.join(missing)}; the model needs "
-                         f"{', '.join(columns)}")
-    try:
-        return np.array([float(row[header.index(c)]) for c in columns], dtype=np.float32)
-    except (ValueError, IndexError):
-        raise ValueError(f"{flag} {path}: a column of the row is empty or not a number") from None
-
-
-def _read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
-    """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
-    path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
-    kind = info.get("kind")
-    if not path.is_file():
-        raise FileNotFoundError(f"{flag} {text}: is neither a row index nor an existing file")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"{flag} {path} is not a plain numeric .npy file ({err})") from None
-        if x.shape not in (shape, (1, *shape)) or not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"{flag} {path} holds an array of shape {x.shape}; the model needs "
-                             f"one input of shape {shape}")
-        return x.reshape(shape).astype(np.float32)
-    if suffix in IMAGE_FILES and kind == "image":
-        return _read_image(path, flag, shape, tuple(info["value_range"]))
-    if suffix == ".csv" and kind == "table":
-        return _read_row(path, flag, list(info["columns"]))
-    allowed = "an image file (.png, .jpg, ...)" if kind == "image" else "a one-row .csv"
-    raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "
-                     f"data; give a row index, a .npy file or {allowed}")
-
-
 def cmd_interpolate(args: argparse.Namespace) -> int:
     model, config, _ = open_run(args)
     info = model.data_info
@@ -171,7 +107,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             _check_index(int(text), len(x), flag, args.split)
             points.append(x[int(text)][None])  # (1, *shape): never mistaken for a code
         else:
-            points.append(_read_input(text, flag, model)[None])
+            points.append(read_input(text, flag, model)[None])
     frames = latent.interpolate(model, *points, steps=args.steps, method=args.method)
     frames = frames.decoded.cpu().numpy()  # (steps, *shape)
     start, end = (f"row {t}" if is_row[f] else Path(t).name for f, t in ends.items())
@@ -186,11 +122,34 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 # -- attribute -----------------------------------------------------------------------------------
 
 
+def _file_vector(args: argparse.Namespace, model: vaelab.Autoencoder) -> tuple[Any, str]:
+    """The attribute vector from two lists of files (--with, --without), and its name."""
+    if args.label is not None or args.vs is not None:
+        raise ValueError("--with/--without replace --label/--vs; give one pair or the other")
+    if not (args.with_files and args.without_files):
+        raise ValueError("--with and --without go together: files that have the attribute and "
+                         "files that do not")
+    with_x = np.stack([read_input(f, "--with", model) for f in args.with_files])
+    without_x = np.stack([read_input(f, "--without", model) for f in args.without_files])
+    vector = latent.attribute_vector(model, with_x, without_x)
+    return vector, f"{len(with_x)} files with - {len(without_x)} without"
+
+
 def cmd_attribute(args: argparse.Namespace) -> int:
     model, config, _ = open_run(args)
     info = model.data_info
     path = _out(args.out, info)
     data = _data(args, model, config)
+    if args.with_files or args.without_files:
+        vector, name = _file_vector(args, model)
+        x, _ = data.split(args.split)
+        for i in args.index or []:
+            _check_index(i, len(x), "--index", args.split)
+        index = np.asarray(args.index) if args.index else np.arange(min(4, len(x)))
+        return _write_attribute(args, model, path, x, index, vector, name)
+    if args.label is None:
+        raise ValueError("give --label A (and optionally --vs B) for a vector between classes, "
+                         "or --with FILE... --without FILE... for one between two lists of files")
     if data.y_train is None or not data.info.classes:
         hint = " (for a CSV, name its label column with --label-column)" if info.get(
             "kind") == "table" else ""
@@ -213,8 +172,15 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         index = np.flatnonzero(y != label)[:4]  # rows that lack the attribute, to add it to
         index = index if len(index) else np.arange(min(4, len(x)))
     vector = latent.label_attribute(model, data.x_train, data.y_train, label, versus)  # (Z,)
-    shifted = latent.apply_vector(model, x[index], vector, args.strengths).cpu().numpy()  # (N, S, ...)
     name = f"{classes[label]} - {'rest' if versus is None else classes[versus]}"
+    return _write_attribute(args, model, path, x, index, vector, name)
+
+
+def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: Path, x: np.ndarray,
+                     index: np.ndarray, vector: Any, name: str) -> int:
+    """Shift rows ``index`` of ``x`` along ``vector``; write the shifts and the vector."""
+    info = model.data_info
+    shifted = latent.apply_vector(model, x[index], vector, args.strengths).cpu().numpy()  # (N, S, ...)
     s = np.asarray(args.strengths, dtype=np.float64)
     _write(path, shifted, info, {"index": np.repeat(index, len(s)), "strength": np.tile(s, len(index))},
            lambda: plots.attribute_strip(shifted, tuple(info["value_range"]), args.strengths,
@@ -350,10 +316,15 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = run_cmd("attribute", "shift inputs along the latent vector from one class to another",
                 cmd_attribute, out + " (.npy: (N, S, *shape); .csv: index and strength columns "
                 "first); the vector also goes to OUT-STEM.vector.npy")
-    p.add_argument("--label", required=True, metavar="A",
+    p.add_argument("--label", metavar="A",
                    help="class (name or id) whose mean code, over the training rows, the vector "
                    "points to")
     p.add_argument("--vs", metavar="B", help="class the vector points from (default: all others)")
+    p.add_argument("--with", dest="with_files", nargs="+", metavar="FILE",
+                   help="instead of --label: inputs that have the attribute (.npy, images, or "
+                   "one-row CSVs); the vector is their mean code minus that of --without")
+    p.add_argument("--without", dest="without_files", nargs="+", metavar="FILE",
+                   help="inputs that lack the attribute (with --with)")
     p.add_argument("--index", type=int, nargs="+", metavar="I",
                    help="rows of --split to shift (default: the first 4 not of class A, or the "
                    "first 4 if all are)")

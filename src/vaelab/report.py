@@ -38,12 +38,13 @@ body { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px; ma
 h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.8em; }
 h3 { font-size: 1em; margin: 0.6em 0 0.3em; }
 .sub, .note { color: #666; } nav a { margin-right: 0.9em; }
-table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 0.8em; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 0.8em;
+        display: block; overflow-x: auto; max-width: 100%; }  /* wide tables scroll */
 td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
 th { background: #f3f3f3; } td.k { text-align: left; font-weight: 600; background: #fafafa; }
 td.t { text-align: left; }
 .row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
-.row > div { flex: 1 1 230px; min-width: 0; }
+.row > div { flex: 1 1 230px; min-width: 0; overflow-x: auto; }  /* wide tables scroll, never overlap */
 img { max-width: 100%; height: auto; }
 """
 

@@ -29,36 +29,17 @@ import vaelab
 import vaelab.checkpoint
 import vaelab.training
 from vaelab.cli import main
+
+from cli_helpers import fails, is_png, isolated, one_thread, run  # noqa: F401  (fixtures)
 from vaelab.data import load_dataset, write_idx
 
 TINY = ["--latent-dim", "2", "--hidden", "16", "--channels", "4", "--quiet"]
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_rec", "train_kl", "val_loss", "seconds",
               "samples_per_s"}
 N_DIGITS = 1797
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """Call the CLI in-process; return (exit status, stdout, stderr)."""
-    capsys.readouterr()  # drop anything printed before
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys, *argv, words: tuple[str, ...]) -> str:
-    """Assert the CLI exits 2 with one line ``vaelab: error: ...`` holding every word; return it."""
-    code, out, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2, f"exit {code}; stderr: {err}"
-    assert len(lines) == 1 and lines[0].startswith("vaelab: error: "), err
-    assert "Traceback" not in err
-    for word in words:
-        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 def quietly(*argv) -> int:
@@ -70,10 +51,6 @@ def quietly(*argv) -> int:
 def train_seeded(*argv) -> int:
     """Train quietly; --seed (default 0) fixes the initial weights, so two calls start alike."""
     return quietly("train", *argv)
-
-
-def is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
 
 
 def metrics(run_dir: Path) -> list[dict]:
@@ -108,25 +85,6 @@ def write_table(path: Path, n: int = 60, seed: int = 0) -> list[str]:
         for row, kind in zip(x, kinds, strict=True):
             writer.writerow([f"{row[0]:.5f}", f"{row[1]:.5f}", kind, f"{row[2]:.5f}"])
     return kinds
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy machine torch's spinning
-    worker threads make every step many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Every test runs in its own empty folder (the CLI's default --out is runs/... there) and never
-    sees the user's data folder or cache."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VAELAB_DATA", raising=False)
-    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")

@@ -22,38 +22,11 @@ import vaelab
 from vaelab import latent
 from vaelab.cli import main
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from cli_helpers import fails, is_png, isolated, ok, one_thread, run  # noqa: F401  (fixtures)
+
 TINY = ["--arch", "mlp", "--hidden", "16", "--epochs", "2", "--quiet", "--no-figures",
         "--device", "cpu"]
 N_TEST = 360  # rows in the digits test split
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 0, err
-    return out
-
-
-def fails(capsys, *argv, words: tuple[str, ...]) -> str:
-    """Assert the CLI exits 2 with one line ``vaelab: error: ...`` holding every word."""
-    code, _, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2, f"exit {code}; stderr: {err}"
-    assert len(lines) == 1 and lines[0].startswith("vaelab: error: "), err
-    for word in words:
-        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-    return lines[0]
-
-
-def is_png(path: Path) -> bool:
-    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
 
 
 def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
@@ -64,21 +37,6 @@ def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
 
 def recon(model: vaelab.Autoencoder, x: np.ndarray) -> np.ndarray:
     return model.reconstruct(torch.from_numpy(x)).numpy()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VAELAB_DATA", raising=False)
-    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")

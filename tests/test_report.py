@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from safetensors.numpy import save_file
 
 import vaelab
 import vaelab.latent
 from vaelab.cli import main
+
+from cli_helpers import PNG_MAGIC, fails, isolated, one_thread, run  # noqa: F401  (fixtures)
 from vaelab.report import build_report
 from vaelab.samplers import load_gmm
 
 TINY = ["--latent-dim", "3", "--hidden", "16", "--channels", "4", "--quiet", "--no-figures"]
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMG = '<img src="data:image/png;base64,'
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_CLASS = "<b>red</b>"
@@ -38,42 +38,9 @@ HEADINGS = ("Run summary", "Training curves", "Reconstructions", "Samples", "Int
 # -- helpers and fixtures ------------------------------------------------------------------------
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fails(capsys, *argv, words: tuple[str, ...]) -> str:
-    """Assert exit 2 with one line ``vaelab: error: ...`` holding every word; return it."""
-    code, _, err = run(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2, f"exit {code}; stderr: {err}"
-    assert len(lines) == 1 and lines[0].startswith("vaelab: error: "), err
-    for word in words:
-        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-    return lines[0]
-
-
 def train(*argv) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["train", *map(str, argv)]) == 0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VAELAB_DATA", raising=False)
-    monkeypatch.setenv("VAELAB_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 import vaelab
 from vaelab import checkpoint, latent, outputs, plots, plots_latent
-from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
+from vaelab.inference import decode_batched
+from vaelab.cli_common import (add_data_args, add_run_command, check_shape, data_config,
                                device_arg, ints, load_data, open_run, read_input)
 
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
@@ -237,7 +239,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
 # -- plot ----------------------------------------------------------------------------------------
 
 
-def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace, device: Any) -> Any:
+def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
     z_dim, kind = model.config.latent_dim, model.data_info.get("kind")
     why = [f"this model's latent_dim is {z_dim}, not 2"] if z_dim != 2 else []
     why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
@@ -249,7 +251,8 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace, device: Any) 
     if args.n < 2:
         raise ValueError(f"--n {args.n}: the grid needs at least 2 codes per side")
     grid = plots.normal_grid(args.n)  # (n*n, 2)
-    images = batched(lambda z: model.decode(z).mean, grid.astype(np.float32), device)
+    with torch.no_grad():
+        images = decode_batched(model, torch.from_numpy(grid.astype(np.float32))).cpu().numpy()
     return plots.manifold_grid(images, tuple(model.data_info["value_range"]), grid,
                                title=f"decoded {args.n}x{args.n} grid of the prior")
 
@@ -265,7 +268,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         model, config, device = open_run(args)
         if args.what == "manifold":
-            fig = _manifold(model, args, device)
+            fig = _manifold(model, args)
         else:
             data = _data(args, model, config)
             x, y = data.split(args.split)

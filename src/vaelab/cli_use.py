@@ -15,6 +15,7 @@ import vaelab
 from vaelab import checkpoint, latent, outputs, plots
 from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
                                device_arg, load_data, open_run)
+from vaelab.inference import decode_batched
 from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
 
 DEFAULT_COMPONENTS = 10
@@ -112,17 +113,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
     data = load_data(data_config(args, config.get("data")))
     check_shape(model, data)
     x, y = data.split(args.split)
-    z = batched(model.embed, x, device)
+    z = latent.codes(model, x)
     outputs.write_codes(path, z, y, data.info.classes)
     print(f"wrote {z.shape[0]} codes of size {z.shape[1]} (posterior means) to {path}")
     return 0
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    model, _, device = open_run(args)
+    model, _, _ = open_run(args)
     path = outputs.check_suffix(args.out)
     z = outputs.read_codes(args.latents, model.config.latent_dim)
-    x = batched(lambda t: model.decode(t).mean, z, device)
+    with torch.no_grad():
+        x = decode_batched(model, torch.from_numpy(z)).cpu().numpy()
     outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
     print(f"decoded {len(z)} codes to {path}")
     return 0

@@ -6,6 +6,8 @@ never model subclasses.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -33,3 +35,25 @@ def linear_warmup(step: int, warmup_steps: int) -> float:
     if warmup_steps <= 0:
         return 1.0
     return min(1.0, step / warmup_steps)
+
+
+def iwae_bound(log_weights: Tensor) -> Tensor:
+    """The importance-weighted bound log (1/K) sum_k w_k from K log-weights per example.
+
+    Burda et al. 2016 ("Importance weighted autoencoders", eq. 8): with
+    log w_k = log p(x, z_k) - log q(z_k|x) and z_k ~ q(z|x), the bound is <= log p(x), equals the
+    ELBO in expectation for K = 1, and does not decrease as K grows. Computed as a log-sum-exp, so it
+    is exact for log-weights of any magnitude.
+
+    Parameters
+    ----------
+    log_weights : (K, B) tensor, K importance samples for each of B examples.
+
+    Returns
+    -------
+    (B,) tensor in nats.
+
+    >>> iwae_bound(torch.zeros(10, 3))
+    tensor([0., 0., 0.])
+    """
+    return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])

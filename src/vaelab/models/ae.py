@@ -19,6 +19,7 @@ class AE(Autoencoder):
 
     code_params = 1
     generative = False
+    variational = False
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The code of ``x`` (B, *shape) in data units: (B, Z)."""

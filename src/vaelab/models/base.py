@@ -64,6 +64,8 @@ class Autoencoder(nn.Module, ABC):
     code_params: ClassVar[int] = 1
     #: whether ``sample`` can draw new data (a prior over codes exists)
     generative: ClassVar[bool] = True
+    #: whether ``encode`` gives a posterior q(z|x), so that the model has an ELBO and a likelihood
+    variational: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -109,12 +111,13 @@ class Autoencoder(nn.Module, ABC):
         An inference verb: no gradients are tracked (``encode``/``decode`` stay differentiable)."""
         return self.decode(self.embed(x, y), y).mean
 
-    def prepare(self, x: Tensor) -> Tensor:
+    def prepare(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The data the likelihood is fitted to: ``x`` itself, or with ``binarize="dynamic"`` a fresh
         Bernoulli draw x ~ Bernoulli(u) of the normalized intensities, mapped back to data units."""
         if self.config.binarize != "dynamic":
             return x
-        return self.scaler.denormalize(torch.bernoulli(self.scaler.normalize(x).clamp(0.0, 1.0)))
+        u = self.scaler.normalize(x).clamp(0.0, 1.0)
+        return self.scaler.denormalize(torch.bernoulli(u, generator=generator))
 
     @abstractmethod
     def encode(self, x: Tensor, y: Tensor | None = None) -> Any:

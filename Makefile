@@ -26,10 +26,11 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Train a VAE on scikit-learn's 8x8 digits (ships offline), write samples, reconstructions and
-# the loss curves as PNGs into the run directory, then the run's HTML report (runs/demo/report.html,
-# its path printed last). Rerunning replaces runs/demo.
+# the loss curves as PNGs into the run directory, score it (runs/demo/evaluation.json), then write
+# the run's HTML report (runs/demo/report.html, its path printed last). Rerunning replaces runs/demo.
 demo: $(VENV)/.installed
 	$(VENV)/bin/vaelab train --data digits --model vae --epochs 150 --batch-size 64 --out runs/demo --overwrite
+	$(VENV)/bin/vaelab evaluate runs/demo
 	$(VENV)/bin/vaelab report runs/demo
 
 test: $(VENV)/.installed-dev

@@ -9,6 +9,10 @@ The public API in five verbs::
     model = vaelab.load("runs/digits")                         # config.json + model.safetensors
     images = model.sample(16)                                  # (16, 1, 8, 8), grey levels 0..16
 
+``vaelab.evaluate(model, data)`` scores a model: -ELBO, importance-weighted NLL, bits/dim, active
+units, a linear probe, and Fréchet distances in the features of a classifier trained on the labels
+(``vaelab.metrics``, ``vaelab.fidelity``, ``vaelab.classifier``).
+
 Beyond the verbs: ``vaelab.latent`` (sampling with temperature or a GMM fitted to the codes,
 interpolation, attribute vectors, traversals), ``vaelab.metrics``, ``vaelab.plots`` and
 ``vaelab.plots_latent`` (figures, returned and never saved).
@@ -21,7 +25,8 @@ from vaelab.data import Dataset, DataInfo, load_dataset  # noqa: E402
 from vaelab.models import AE, VAE, Autoencoder, Losses, build_model  # noqa: E402
 from vaelab.checkpoint import load_model as load  # noqa: E402
 from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device  # noqa: E402
-from vaelab import latent, metrics, plots, plots_latent  # noqa: E402
+from vaelab.evaluation import Evaluation, evaluate  # noqa: E402
+from vaelab import classifier, fidelity, latent, metrics, plots, plots_latent  # noqa: E402
 
 __all__ = [
     "AE",
@@ -30,6 +35,7 @@ __all__ = [
     "DataConfig",
     "DataInfo",
     "Dataset",
+    "Evaluation",
     "FitResult",
     "Losses",
     "ModelConfig",
@@ -37,6 +43,9 @@ __all__ = [
     "TrainConfig",
     "__version__",
     "build_model",
+    "classifier",
+    "evaluate",
+    "fidelity",
     "fit",
     "latent",
     "load",

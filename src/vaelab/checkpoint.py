@@ -34,6 +34,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 TRAINER_STATE = "trainer_state.pt"
 METRICS = "metrics.jsonl"
+EVALUATION = "evaluation.json"  # written by `vaelab evaluate`
 
 
 def _umask() -> int:

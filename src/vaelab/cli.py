@@ -15,7 +15,7 @@ from typing import Any
 
 
 import vaelab
-from vaelab import checkpoint, cli_latent, cli_report, cli_use, outputs, samplers
+from vaelab import checkpoint, cli_evaluate, cli_latent, cli_report, cli_use, outputs, samplers
 from vaelab.cli_common import (DATA_FLAGS, EXIT_INTERRUPTED, EXIT_USAGE, add_data_args,
                                check_shape, data_config, device_arg, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
@@ -199,13 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vaelab", parents=[common],
         description="Autoencoders and variational autoencoders: train, sample, reconstruct, "
-        "encode, decode. Run 'vaelab COMMAND --help' for each command's options.")
+        "encode, decode, evaluate. Run 'vaelab COMMAND --help' for each command's options.")
     parser.add_argument("--version", action="version", version=f"vaelab {vaelab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub, common)
 
     cli_use.add_commands(sub, common)
     cli_latent.add_commands(sub, common)
+    cli_evaluate.add_commands(sub, common)
     cli_report.add_commands(sub, common)
     return parser
 

@@ -16,6 +16,7 @@ import base64
 import datetime
 import html
 import io
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,7 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
     page = _Page(data)
     with torch.no_grad():
         sections = [("summary", "Run summary", _summary(model, run_dir, data)),
+                    ("evaluation", "Evaluation", _evaluation(run_dir)),
                     ("curves", "Training curves", _curves(run_dir)),
                     ("reconstructions", "Reconstructions", _reconstructions(page, model)),
                     ("samples", "Samples", _samples(page, model, gmm, gmm_note)),
@@ -190,6 +192,35 @@ def _summary(model: Autoencoder, run_dir: Path, data: Dataset) -> str:
     if train is not None:
         parts.append(("Training", train.to_dict()))
     return _side_by_side(*(f"<h3>{title}</h3>{_kv(pairs)}" for title, pairs in parts))
+
+
+# what the report shows of RUN/evaluation.json, in this order
+EVALUATION_ROWS = {
+    "data": "data", "split": "split", "n": "rows", "neg_elbo": "-ELBO (nats)", "rec": "reconstruction (nats)",
+    "kl": "KL (nats)", "nll_iwae": "NLL, importance-weighted (nats)", "iwae_k": "importance samples k",
+    "bits_per_dim": "bits per dimension", "active_units": "active units",
+    "probe_accuracy": "linear probe accuracy",
+    "classifier_accuracy": "feature classifier accuracy", "fd_samples": "Fréchet distance: samples",
+    "fd_recon": "Fréchet distance: reconstructions", "fd_floor": "Fréchet distance: train (floor)",
+    "precision": "precision (k-NN)", "recall": "recall (k-NN)",
+}
+
+
+def _evaluation(run_dir: Path) -> str:
+    path = run_dir / checkpoint.EVALUATION
+    if not path.exists():
+        command = f"vaelab evaluate {html.escape(str(run_dir))}"
+        return (f'<p class="note">Not evaluated yet: <code>{command}</code> adds likelihoods, '
+                "active units, a linear probe and Fréchet distances here.</p>")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        rows = {title: record[key] for key, title in EVALUATION_ROWS.items() if record.get(key) is not None}
+        notes = [str(n) for n in record.get("notes", [])]
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        return f'<p class="note">{html.escape(str(path))} is unreadable ({html.escape(str(err))}).</p>'
+    extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+    return (f'<p class="note">From {html.escape(checkpoint.EVALUATION)}, written by '
+            f"<code>vaelab evaluate</code>.</p>{_kv(rows)}{extra}")
 
 
 def _curves(run_dir: Path) -> str:

@@ -31,7 +31,7 @@ TINY = ["--latent-dim", "3", "--hidden", "16", "--channels", "4", "--quiet", "--
 IMG = '<img src="data:image/png;base64,'
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_CLASS = "<b>red</b>"
-HEADINGS = ("Run summary", "Training curves", "Reconstructions", "Samples", "Interpolation",
+HEADINGS = ("Run summary", "Evaluation", "Training curves", "Reconstructions", "Samples", "Interpolation",
             "Traversals", "Latent map", "Latent dimensions")
 
 
@@ -209,6 +209,7 @@ def test_digits_report(copy, capsys, model, n_images):
     assert ("From the prior N(0, I)" in page) == (model == "vae")
     assert ("KL per latent dimension" in page) == (model == "vae")
     assert "10-component GMM" in page and "active units" in page
+    assert "Not evaluated yet: <code>vaelab evaluate" in page
     assert len(page) < 2_000_000
     assert (r / "gmm.safetensors").is_file()  # the GMM it fitted is cached for `sample`
 

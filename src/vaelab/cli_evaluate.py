@@ -54,10 +54,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _num(value: float | None, digits: int = 2, unit: str = "") -> str:
+def _num(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    return f"{value:.{digits}f}{unit}"
+    return f"{value:.{digits}f}"
 
 
 def format_table(r: dict[str, Any], latent_dim: int) -> str:

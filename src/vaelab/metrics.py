@@ -11,6 +11,7 @@ All random draws come from a seeded generator, so every number is repeatable.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,18 @@ def _labels(model: Autoencoder, y: Array | None, n: int) -> Tensor | None:
 def _nonempty(x: Array) -> None:
     if len(x) == 0:
         raise ValueError("x has 0 rows; it needs at least 1")
+
+
+def _batches(model: Autoencoder, x: Array, y: Array | None,
+             batch_size: int) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """Check rows ``x`` (N, *shape) and labels ``y`` (N,) once, then yield them ``batch_size`` rows
+    at a time as tensors on the model's device."""
+    x = rows(model, x, "x")
+    _nonempty(x)
+    check_int(batch_size, "batch_size", 1)
+    y = _labels(model, y, len(x))
+    for i in range(0, len(x), batch_size):
+        yield as_tensor(x[i:i + batch_size], model.device), None if y is None else y[i:i + batch_size]
 
 
 @torch.no_grad()
@@ -108,15 +121,9 @@ def elbo(model: Autoencoder, x: Array, y: Array | None = None, *, seed: int = 0,
     >>> terms = elbo(vae, prepared(vae, data.x_test))
     >>> terms.neg_elbo.mean()                    # nats per example
     """
-    x = rows(model, x, "x")
-    _nonempty(x)
-    check_int(batch_size, "batch_size", 1)
-    y = _labels(model, y, len(x))
     generator = _generator(model, seed)
     rec, kl = [], []
-    for i in range(0, len(x), batch_size):
-        xb = as_tensor(x[i:i + batch_size], model.device)
-        yb = None if y is None else y[i:i + batch_size]
+    for xb, yb in _batches(model, x, y, batch_size):
         q = _posterior(model, xb, yb, "ELBO")
         rec.append(-model.decode(q.sample(generator), yb).log_prob(xb).double().cpu())
         kl.append(q.kl().sum(-1).double().cpu())  # closed form, Kingma & Welling 2014, App. B
@@ -128,16 +135,8 @@ def reconstruction_error(model: Autoencoder, x: Array, y: Array | None = None, *
                          batch_size: int = BATCH) -> np.ndarray:
     """-log p(x | z) at the deterministic code z = embed(x) (the AE's code, the VAE's posterior
     mean) for every row of ``x`` (N, *shape): float64 (N,) in nats. Works for every model."""
-    x = rows(model, x, "x")
-    _nonempty(x)
-    check_int(batch_size, "batch_size", 1)
-    y = _labels(model, y, len(x))
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = as_tensor(x[i:i + batch_size], model.device)
-        yb = None if y is None else y[i:i + batch_size]
-        out.append(-model.decode(model.embed(xb, yb), yb).log_prob(xb).double().cpu())
-    return torch.cat(out).numpy()
+    return torch.cat([-model.decode(model.embed(xb, yb), yb).log_prob(xb).double().cpu()
+                      for xb, yb in _batches(model, x, y, batch_size)]).numpy()
 
 
 @torch.no_grad()
@@ -180,14 +179,16 @@ def log_likelihood(model: Autoencoder, x: Array, y: Array | None = None, *, k: i
         yb = None if y is None else y[i:i + examples]
         b = len(xb)
         q = _posterior(model, xb, yb, "importance-weighted likelihood")
+        # the batch repeated once per sample of a chunk, sample-major like z below: (chunk*B, ...)
+        x_rep = xb.unsqueeze(0).expand(chunk, *xb.shape).reshape(-1, *xb.shape[1:])
+        y_rep = None if yb is None else yb.unsqueeze(0).expand(chunk, -1).reshape(-1)
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
             eps = torch.randn((c, *q.mean.shape), generator=generator, device=model.device)
             z = q.mean + q.std * eps  # (c, B, Z)
-            flat = z.reshape(-1, z.shape[-1])  # (c*B, Z), sample-major
-            x_rep = xb.unsqueeze(0).expand(c, *xb.shape).reshape(-1, *xb.shape[1:])
-            y_rep = None if yb is None else yb.unsqueeze(0).expand(c, -1).reshape(-1)
-            log_px_z = model.decode(flat, y_rep).log_prob(x_rep).reshape(c, b)  # (c, B)
+            flat = z.reshape(-1, z.shape[-1])  # (c*B, Z)
+            log_px_z = model.decode(flat, None if y_rep is None else y_rep[:c * b]).log_prob(
+                x_rep[:c * b]).reshape(c, b)  # (c, B)
             log_w[start:start + c, :b] = log_px_z + standard_normal_log_prob(z) - q.log_prob(z)
         out[i:i + b] = iwae_bound(log_w[:, :b].double()).cpu()
     return out.numpy()
@@ -207,12 +208,9 @@ def kl_per_dimension(model: Autoencoder, x: Array, batch_size: int = BATCH) -> n
     >>> kl_per_dimension(vae, data.x_test).shape
     (8,)
     """
-    x = rows(model, x, "x")
-    check_int(batch_size, "batch_size", 1)
-    _nonempty(x)
     total = torch.zeros(model.config.latent_dim, dtype=torch.float64)  # on the CPU: MPS has no float64
-    for i in range(0, len(x), batch_size):
-        q = _posterior(model, as_tensor(x[i:i + batch_size], model.device), None, "KL per dimension")
+    for xb, _ in _batches(model, x, None, batch_size):
+        q = _posterior(model, xb, None, "KL per dimension")
         total += q.kl().sum(0).cpu().double()  # closed form, Kingma & Welling 2014, App. B
     return (total / len(x)).numpy()
 

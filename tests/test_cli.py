@@ -543,23 +543,23 @@ def after_epochs(monkeypatch, epochs_saved: int, fault) -> None:
     """Break training once ``epochs_saved`` epochs are checkpointed: from then on the trainer's
     KL-weight schedule calls ``fault(k)`` (k = 1, 2, ... steps since), which may raise or return
     the weight to use (None: the real one)."""
-    real_warmup, real_save = vaelab.training.linear_warmup, vaelab.checkpoint.save_trainer_state
+    real_weight, real_save = vaelab.losses.KLSchedule.__call__, vaelab.checkpoint.save_trainer_state
     saved, steps = [0], [0]
 
     def save(*args):
         real_save(*args)
         saved[0] += 1
 
-    def warmup(step, warmup_steps):
+    def weight_at(schedule, step):
         if saved[0] >= epochs_saved:
             steps[0] += 1
             weight = fault(steps[0])
             if weight is not None:
                 return weight
-        return real_warmup(step, warmup_steps)
+        return real_weight(schedule, step)
 
     monkeypatch.setattr(vaelab.checkpoint, "save_trainer_state", save)
-    monkeypatch.setattr(vaelab.training, "linear_warmup", warmup)
+    monkeypatch.setattr(vaelab.losses.KLSchedule, "__call__", weight_at)
 
 
 def test_non_finite_loss_keeps_the_last_good_epoch(capsys, tmp_path, monkeypatch):

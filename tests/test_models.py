@@ -24,7 +24,8 @@ CASES = [
 
 
 def make(model: str, arch: str, lik: str, kind: str):
-    data = image_data() if kind == "image" else table_data()
+    conditional = MODELS[model].conditional
+    data = image_data() if kind == "image" else table_data(conditions=2 if conditional else 0)
     torch.manual_seed(0)
     net = vaelab.build_model(ModelConfig(model=model, arch=arch, likelihood=lik, **TINY), data)
     return net, data
@@ -40,17 +41,20 @@ def test_contract(model: str, arch: str, lik: str, kind: str, tmp_path) -> None:
     net, data = make(model, arch, lik, kind)
     shape = tuple(data.info.shape)
     x = torch.from_numpy(data.x_train[:6])
+    # Every model takes y (labels, or condition columns for a conditional model on a table);
+    # unconditional models ignore it.
+    y = None if data.y_train is None else torch.from_numpy(data.y_train[:6])
 
     # Shapes: codes (B, Z), reconstructions and likelihood means (B, *shape).
-    z = net.embed(x)
+    z = net.embed(x, y)
     assert z.shape == (6, 3)
-    assert net.decode(z).mean.shape == (6, *shape)
-    assert net.reconstruct(x).shape == (6, *shape)
-    assert not net.reconstruct(x).requires_grad  # an inference verb
+    assert net.decode(z, y).mean.shape == (6, *shape)
+    assert net.reconstruct(x, y).shape == (6, *shape)
+    assert not net.reconstruct(x, y).requires_grad  # an inference verb
 
     # Finite loss, and every parameter receives a gradient.
     net.train()
-    losses = net.loss(x)
+    losses = net.loss(x, y)
     assert all(torch.isfinite(t) and t.dim() == 0 for t in (losses.total, losses.rec, losses.kl))
     losses.total.backward()
     for name, p in net.named_parameters():
@@ -59,32 +63,33 @@ def test_contract(model: str, arch: str, lik: str, kind: str, tmp_path) -> None:
 
     # Deterministic use: the code of an input does not change between calls.
     net.eval()
-    assert torch.equal(net.embed(x), net.embed(x))
+    assert torch.equal(net.embed(x, y), net.embed(x, y))
 
     # Save -> load gives identical outputs (and the same scaler).
     net.save(tmp_path / "run")
     loaded = vaelab.load(tmp_path / "run")
     assert type(loaded) is type(net)
-    assert torch.equal(loaded.reconstruct(x), net.reconstruct(x))
+    assert torch.equal(loaded.reconstruct(x, y), net.reconstruct(x, y))
     assert loaded.data_info == net.data_info
     if net.generative:
         g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-        assert torch.equal(loaded.sample(4, generator=g1), net.sample(4, generator=g2))
-        assert loaded.sample(5).shape == (5, *shape)
+        y4 = None if y is None else y[:4]
+        assert torch.equal(loaded.sample(4, y4, generator=g1), net.sample(4, y4, generator=g2))
+        assert loaded.sample(4, y4).shape == (4, *shape)
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_outputs_come_back_in_data_units(model: str) -> None:
     data = image_data(hi=16.0)  # grey levels 0..16 like scikit-learn's digits
     net = vaelab.build_model(ModelConfig(model=model, arch="mlp", **TINY), data).eval()
-    x = torch.from_numpy(data.x_test)
-    recon = net.reconstruct(x)
+    x, y = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
+    recon = net.reconstruct(x, y)
     assert recon.min() >= 0.0 and recon.max() <= 16.0
     assert recon.max() > 1.0  # not left in [0, 1]
     if net.generative:
-        s = net.sample(50)
+        s = net.sample(50, torch.arange(50) % 4)
         assert s.min() >= 0.0 and s.max() <= 16.0 and s.max() > 1.0
-        draws = net.decode(net.embed(x)).sample()
+        draws = net.decode(net.embed(x, y), y).sample()
         assert set(torch.unique(draws).tolist()) <= {0.0, 16.0}
 
 
@@ -132,7 +137,7 @@ def test_build_model_rejects_bad_combinations() -> None:
         vaelab.build_model(ModelConfig(arch="conv"), table_data())
     with pytest.raises(ValueError, match="binarize='dynamic' needs likelihood='bernoulli'"):
         ModelConfig(binarize="dynamic", likelihood="gaussian")
-    with pytest.raises(ValueError, match="unknown model 'nope'; choose from: ae, vae"):
+    with pytest.raises(ValueError, match="unknown model 'nope'; choose from: ae, cvae, dae, vae"):
         ModelConfig(model="nope")
     with pytest.raises(ValueError, match="Bernoulli likelihood needs data inside the value range"):
         data = image_data(hi=16.0)

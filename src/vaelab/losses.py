@@ -1,15 +1,19 @@
 """Pure functions for the terms of the objectives and their schedules.
 
-Variants of the VAE objective (beta, free bits, KL warm-up) are values passed to these functions,
-never model subclasses.
+Variants of the VAE objective (beta, free bits, KL warm-up and cyclical annealing) are values passed
+to these functions, never model subclasses.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from vaelab.config import TrainConfig
 
 
 def free_bits(kl_per_dim: Tensor, nats: float) -> Tensor:
@@ -35,6 +39,73 @@ def linear_warmup(step: int, warmup_steps: int) -> float:
     if warmup_steps <= 0:
         return 1.0
     return min(1.0, step / warmup_steps)
+
+
+def cyclical(step: int, total_steps: int, cycles: int = 4, ratio: float = 0.5) -> float:
+    """Cyclical KL annealing (Fu et al. 2019, "Cyclical annealing schedule: a simple approach to
+    mitigating KL vanishing", eq. 6 with a linear f): the ``total_steps`` are split into ``cycles``
+    equal periods; in each, the weight rises linearly from 0 to 1 over the first ``ratio`` of the
+    period and stays at 1 for the rest. Restarting from 0 lets the encoder re-learn to use z after
+    the decoder has learnt to use it. Steps past ``total_steps`` get weight 1.
+
+    >>> [cyclical(s, 8, cycles=2, ratio=0.5) for s in range(9)]
+    [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0, 1.0]
+    """
+    if total_steps <= 0 or step >= total_steps:
+        return 1.0
+    period = total_steps / cycles
+    tau = (step % period) / period  # position in the current cycle, in [0, 1)
+    return min(1.0, tau / ratio)
+
+
+#: name -> schedule(step, spec) -> KL weight; the trainer looks a schedule up here by name.
+SCHEDULES: dict[str, Callable[[int, KLSchedule], float]] = {
+    "linear": lambda step, s: linear_warmup(step, s.warmup_steps),
+    "cyclical": lambda step, s: cyclical(step, s.total_steps, s.cycles, s.ratio),
+}
+
+
+@dataclass(frozen=True)
+class KLSchedule:
+    """The KL weight as a function of the optimizer step: ``KLSchedule(...)(step) -> float``.
+
+    kind : ``"linear"`` (warm-up over ``warmup_steps``) or ``"cyclical"`` (``cycles`` cycles over
+        ``total_steps``, rising over the first ``ratio`` of each).
+
+    >>> KLSchedule("linear", warmup_steps=10)(5)
+    0.5
+    """
+
+    kind: str = "linear"
+    warmup_steps: int = 0
+    total_steps: int = 0
+    cycles: int = 4
+    ratio: float = 0.5
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, steps_per_epoch: int) -> KLSchedule:
+        """The schedule ``config`` asks for, counted in optimizer steps."""
+        return cls(kind=config.kl_schedule, warmup_steps=config.kl_warmup * steps_per_epoch,
+                   total_steps=config.epochs * steps_per_epoch, cycles=config.kl_cycles,
+                   ratio=config.kl_ratio)
+
+    def __call__(self, step: int) -> float:
+        return SCHEDULES[self.kind](step, self)
+
+
+#: Below this KL (nats per example, summed over z) the posterior carries practically no information
+#: about x: the decoder has learnt to ignore z ("posterior collapse", Bowman et al. 2016).
+COLLAPSE_NATS = 0.1
+
+
+def kl_collapse(history: list[dict[str, float]], nats: float = COLLAPSE_NATS) -> int | None:
+    """The first epoch whose training KL is below ``nats`` while the KL weight is positive, from
+    per-epoch records with ``epoch``, ``train_kl`` and ``kl_weight`` (the lines of metrics.jsonl);
+    None if the KL never collapsed."""
+    for record in history:
+        if record.get("kl_weight", 1.0) > 0 and record.get("train_kl", math.inf) < nats:
+            return int(record["epoch"])
+    return None
 
 
 def iwae_bound(log_weights: Tensor) -> Tensor:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from vaelab import checkpoint
 from vaelab.config import DataConfig, TrainConfig
-from vaelab.losses import linear_warmup
+from vaelab.losses import KLSchedule
 from vaelab.models import Autoencoder
 
 
@@ -166,14 +166,21 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
         raise ValueError("there are no training rows")
     model.to(device)
     x_all = torch.from_numpy(x_np).to(device)  # (N, *shape)
-    y_all = None if y is None else torch.as_tensor(np.asarray(y), dtype=torch.long).to(device)
+    y_all = None
+    if y is not None:  # class ids (N,) or condition columns (N, A)
+        y_np = np.asarray(y)
+        if len(y_np) != len(x_np):
+            raise ValueError(f"y has {len(y_np)} rows but x has {len(x_np)}; give one label or condition "
+                             "row per data row")
+        dtype = torch.float32 if y_np.dtype.kind == "f" else torch.long
+        y_all = torch.as_tensor(y_np, dtype=dtype).to(device)
     train_idx, val_idx = _split(len(x_all), config.val_fraction, config.seed)
     x_train, x_val = x_all[train_idx.to(device)], x_all[val_idx.to(device)]
     y_train = None if y_all is None else y_all[train_idx.to(device)]
     y_val = None if y_all is None else y_all[val_idx.to(device)]
     n_train, bs = len(x_train), config.batch_size
     steps_per_epoch = math.ceil(n_train / bs)
-    warmup_steps = config.kl_warmup * steps_per_epoch
+    kl_weight = KLSchedule.from_config(config, steps_per_epoch)
 
     optimizer = make_optimizer(model, config, device)
     shuffle = torch.Generator().manual_seed(config.seed + 1)
@@ -229,7 +236,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                 xb = xs[i * bs:(i + 1) * bs]
                 yb = None if ys is None else ys[i * bs:(i + 1) * bs]
                 with autocast:
-                    weight = linear_warmup(step, warmup_steps)
+                    weight = kl_weight(step)
                     losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
                 optimizer.zero_grad(set_to_none=True)
                 losses.total.backward()
@@ -261,7 +268,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                 )
             record: dict[str, Any] = {
                 "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,
-                "train_kl": train_kl, "kl_weight": linear_warmup(step, warmup_steps),
+                "train_kl": train_kl, "kl_weight": kl_weight(step - 1),
                 "seconds": seconds, "samples_per_s": n_train / seconds,
             }
             improved = True

@@ -9,7 +9,7 @@ scale them using ``Dataset.info.value_range``. This package never imports torch 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from numbers import Integral
 from pathlib import Path
 
@@ -37,6 +37,7 @@ def load_dataset(
     *,
     data_dir: str | os.PathLike | None = None,
     label_column: str | None = None,
+    condition_columns: Sequence[str] | None = None,
     image_size: int | tuple[int, int] | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -53,6 +54,9 @@ def load_dataset(
         Where to look first for the MNIST IDX files (default ``$VAELAB_DATA``).
     label_column : str, optional
         CSV only: the column holding class labels (text or numbers).
+    condition_columns : sequence of str, optional
+        CSV only: numeric columns that become the conditions ``y`` (float32 (N, A)) of a
+        conditional model instead of features.
     image_size : int or (int, int), optional
         Image folders only: resize every image to (H, W); an int means a square.
     test_fraction : float
@@ -80,6 +84,7 @@ def load_dataset(
         raise ValueError(f"{source}: seed={seed!r} is not allowed; allowed: an int from 0 to 2**32 - 1")
     if isinstance(spec, str) and spec in registry.DATASETS:
         _only_for(source, "label_column", label_column, "CSV files")
+        _only_for(source, "condition_columns", condition_columns, "CSV files")
         _only_for(source, "image_size", image_size, "image folders")
         loader = registry.lookup(registry.DATASETS, spec, "dataset")
         return loader(source, data_dir=None if data_dir is None else Path(data_dir), download=download)
@@ -92,6 +97,7 @@ def load_dataset(
         )
     if path.is_dir():
         _only_for(source, "label_column", label_column, "CSV files")
+        _only_for(source, "condition_columns", condition_columns, "CSV files")
         if find_split_files(path):
             _only_for(source, "image_size", image_size, "image folders")
             return load_idx_dir(path, source=source)
@@ -103,8 +109,9 @@ def load_dataset(
     suffix = path.suffix.lower()
     common = {"source": source, "test_fraction": test_fraction, "seed": seed}
     if suffix == ".csv":
-        return load_csv(path, label_column=label_column, **common)
+        return load_csv(path, label_column=label_column, condition_columns=condition_columns, **common)
     _only_for(source, "label_column", label_column, "CSV files")
+    _only_for(source, "condition_columns", condition_columns, "CSV files")
     if suffix in _ARRAY_LOADERS:
         return _ARRAY_LOADERS[suffix](path, **common)
     if is_idx_name(path):

@@ -44,6 +44,9 @@ class DataInfo:
         Class names; label id ``i`` means ``classes[i]``. ``None`` when unlabeled.
     label_column : str or None
         The CSV column the labels came from, if any.
+    condition_columns : tuple of str or None
+        CSV columns split off the features as conditions (attributes) of a conditional model; the
+        dataset's ``y`` then holds them, float32 (N, len(condition_columns)), instead of labels.
 
     Examples
     --------
@@ -60,10 +63,11 @@ class DataInfo:
     columns: tuple[str, ...] | None = None
     classes: tuple[str, ...] | None = None
     label_column: str | None = None
+    condition_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # JSON round trips hand back lists; normalise to tuples so equality and hashing work.
-        for name in ("shape", "value_range", "columns", "classes"):
+        for name in ("shape", "value_range", "columns", "classes", "condition_columns"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -115,6 +119,12 @@ class DataInfo:
                 )
             if len(set(self.classes)) != len(self.classes):
                 raise ValueError(f"{where}: class names must be unique, got {self.classes!r}")
+        if self.condition_columns is not None:
+            names = self.condition_columns
+            if not names or not all(isinstance(c, str) and c for c in names) or len(set(names)) != len(names):
+                raise ValueError(f"{where}: condition_columns must be unique non-empty names, got {names!r}")
+            if self.classes is not None:
+                raise ValueError(f"{where}: a dataset holds class labels or condition columns in y, not both")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain JSON-able dict (tuples become lists)."""
@@ -155,7 +165,8 @@ class Dataset:
     x_train, x_test : np.ndarray
         float32, shape ``(N_train, *info.shape)`` and ``(N_test, *info.shape)``; not rescaled.
     y_train, y_test : np.ndarray or None
-        int64 label ids, shape ``(N_train,)`` and ``(N_test,)``; both ``None`` when unlabeled.
+        int64 label ids, shape ``(N_train,)`` and ``(N_test,)``; both ``None`` when unlabeled. With
+        ``info.condition_columns`` they hold the conditions instead: float32 ``(N, A)``.
     all_order : np.ndarray or None
         int64, shape ``(N_train + N_test,)``: row ``k`` of ``split("all")`` is row ``all_order[k]``
         of ``concat(train, test)``. It restores a file's original row order; ``None`` means
@@ -193,6 +204,13 @@ class Dataset:
                 raise ValueError(f"{name}: the {split} split has no rows; it needs at least 1")
             if y is None:
                 continue
+            if self.info.condition_columns is not None:
+                a = len(self.info.condition_columns)
+                if not isinstance(y, np.ndarray) or y.dtype != np.float32 or y.shape != (len(x), a):
+                    kind = f"{y.dtype} {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
+                    raise ValueError(f"{name}: y_{split} must hold the {a} condition columns as float32 "
+                                     f"({len(x)}, {a}), got {kind}")
+                continue
             if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.ndim != 1:
                 kind = f"{y.dtype} {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
                 raise ValueError(f"{name}: y_{split} must be a 1-D int64 numpy array, got {kind}")
@@ -206,7 +224,7 @@ class Dataset:
                 )
         if (self.y_train is None) != (self.y_test is None):
             raise ValueError(f"{name}: give labels for both splits or for neither")
-        if self.y_train is not None and self.info.classes is None:
+        if self.y_train is not None and self.info.classes is None and self.info.condition_columns is None:
             raise ValueError(f"{name}: labels were given but info.classes is None; name the classes")
         if self.all_order is not None:
             n = len(self.x_train) + len(self.x_test)
@@ -254,7 +272,8 @@ class Dataset:
         without it, ``split("all")`` is train then test (the convention for fixed benchmark splits).
         """
         x = np.asarray(x, dtype=np.float32)
-        y = None if y is None else np.asarray(y, dtype=np.int64)
+        y_type = np.float32 if info.condition_columns is not None else np.int64
+        y = None if y is None else np.asarray(y, dtype=y_type)
         if y is not None and len(y) != len(x):
             raise ValueError(f"{info.name}: {len(y)} labels for {len(x)} rows; the counts must match")
         order = None
@@ -270,11 +289,20 @@ class Dataset:
             all_order=order,
         )
 
+    @property
+    def labels(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(y_train, y_test)`` when ``y`` holds class labels; None when unlabeled or when ``y``
+        holds condition columns."""
+        if self.info.classes is None or self.y_train is None or self.y_test is None:
+            return None
+        return self.y_train, self.y_test
+
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Return ``(x, y)`` for ``"train"``, ``"test"`` or ``"all"``.
 
-        ``x`` is float32 (N, *info.shape) and ``y`` is int64 (N,) or ``None``. For ``"all"`` the
-        rows come in the file's original order for user files, and train then test for built-ins.
+        ``x`` is float32 (N, *info.shape); ``y`` is int64 (N,), float32 (N, A) conditions or
+        ``None``. For ``"all"`` the rows come in the file's original order for user files, and train
+        then test for built-ins.
         """
         if name == "train":
             return self.x_train, self.y_train

@@ -61,9 +61,12 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
 
 
 def load_csv(
-    path: Path, *, source: str, label_column: str | None, test_fraction: float, seed: int
+    path: Path, *, source: str, label_column: str | None, test_fraction: float, seed: int,
+    condition_columns: Sequence[str] | None = None,
 ) -> Dataset:
-    """Load a CSV table (N, D) with named columns; ``label_column`` names the class column.
+    """Load a CSV table (N, D) with named columns; ``label_column`` names the class column, and
+    ``condition_columns`` the numeric columns that become a conditional model's conditions
+    (``y``, float32 (N, A)) instead of features.
 
     Class names are the label column's distinct values, numbers sorted numerically, other text
     sorted alphabetically. The split is seeded and stratified; ``split("all")`` keeps file order.
@@ -96,17 +99,26 @@ def load_csv(
         raise ValueError(f"{path}: label column {label_column!r} not found; columns: {', '.join(header)}")
     if not rows:
         raise ValueError(f"{path}: has a header but no data rows; at least 2 are needed")
+    conditions = tuple(condition_columns) if condition_columns else ()
+    if conditions and label_column is not None:
+        raise ValueError(f"{path}: give a label column or condition columns, not both; a conditional model "
+                         "conditions on the class label or on attribute columns")
+    unknown = [c for c in conditions if c not in header]
+    if unknown:
+        raise ValueError(f"{path}: condition column(s) {', '.join(map(repr, unknown))} not found; columns: "
+                         f"{', '.join(header)}")
 
     label_index = header.index(label_column) if label_column is not None else None
-    feature_index = [j for j in range(len(header)) if j != label_index]
+    skip = {label_index, *(header.index(c) for c in conditions)}
+    feature_index = [j for j in range(len(header)) if j not in skip]
     columns = tuple(header[j] for j in feature_index)
     if not columns:
         raise ValueError(
-            f"{path}: has no feature columns besides the label column {label_column!r}; at least 1 is needed"
+            f"{path}: has no feature columns besides the label or condition columns; at least 1 is needed"
         )
 
     cells = rows
-    if label_index is not None:
+    if len(feature_index) < len(header):
         # itemgetter picks the feature cells in C; a nested comprehension is several times slower.
         pick = itemgetter(*feature_index)
         cells = list(map(pick, rows)) if len(feature_index) > 1 else [[pick(row)] for row in rows]
@@ -129,11 +141,23 @@ def load_csv(
         ids, classes = encode_labels(np.array(labels), f"{path}: label column {label_column!r}")
 
     train, test = split_indices(len(x), ids, test_fraction, seed, str(path))
+    y = ids
+    if conditions:
+        index = [header.index(c) for c in conditions]
+        pick = itemgetter(*index)
+        cond_cells = list(map(pick, rows)) if len(index) > 1 else [[pick(row)] for row in rows]
+        try:
+            y = np.array(cond_cells, dtype=np.float64)
+        except ValueError:
+            _raise_first_bad_cell(path, cond_cells, conditions, lines)
+            raise
+        y = as_float32(y, str(path), columns=conditions, row_numbers=np.asarray(lines), row_word="line")
     info = DataInfo(
         path.stem, source, "table", (len(columns),), observed_range(x[train]),
         columns=columns, classes=classes, label_column=label_column,
+        condition_columns=conditions or None,
     )  # fmt: skip
-    return Dataset.from_indices(info, x, ids, train, test)
+    return Dataset.from_indices(info, x, y, train, test)
 
 
 def _raise_first_bad_cell(

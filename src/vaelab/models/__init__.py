@@ -14,10 +14,12 @@ import vaelab.nn  # noqa: F401  (registers the backbones)
 from vaelab.config import AUTO, ModelConfig
 from vaelab.models.ae import AE
 from vaelab.models.base import Autoencoder, Losses
+from vaelab.models.cvae import CVAE
+from vaelab.models.dae import DAE
 from vaelab.models.vae import VAE
 from vaelab.registry import ENCODERS, MODELS, lookup
 
-__all__ = ["AE", "VAE", "Autoencoder", "Losses", "build_model", "resolve_config"]
+__all__ = ["AE", "CVAE", "DAE", "VAE", "Autoencoder", "Losses", "build_model", "resolve_config"]
 
 # Defaults that depend on the kind of data: convolutions and a Bernoulli likelihood for images
 # (intensities in a known range), an MLP and a standardized Gaussian for tables.
@@ -27,15 +29,39 @@ KIND_DEFAULTS = {
 }
 
 
+def _condition(model_cls: type[Autoencoder], config: ModelConfig, info: Any) -> tuple[str, int]:
+    """What a model of ``model_cls`` is conditioned on for data ``info``: (condition, n_conditions)."""
+    if not model_cls.conditional:
+        if config.condition not in (AUTO, "none"):
+            raise ValueError(f"condition={config.condition!r} applies only to conditional models "
+                             f"(cvae), not to {config.model!r}")
+        return "none", 0
+    if info.condition_columns:
+        return "columns", len(info.condition_columns)
+    if info.classes:
+        return "label", len(info.classes)
+    raise ValueError(f"{info.name}: model {config.model!r} is conditional but the data have neither class "
+                     "labels nor condition columns; use labeled data (--label-column for a CSV) or "
+                     "--condition-columns")
+
+
 def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
     """Fill the data-dependent fields of ``config`` from a :class:`vaelab.data.DataInfo`:
-    ``input_shape``, and ``"auto"`` arch/likelihood and empty ``hidden`` with the defaults."""
+    ``input_shape``, ``"auto"`` arch/likelihood/noise, an empty ``hidden`` with the defaults, and
+    for a conditional model what it is conditioned on."""
+    model_cls = lookup(MODELS, config.model, "model")
     defaults = KIND_DEFAULTS[info.kind]
     arch = defaults["arch"] if config.arch == AUTO else config.arch
     likelihood = defaults["likelihood"] if config.likelihood == AUTO else config.likelihood
     hidden = config.hidden or lookup(ENCODERS, arch, "architecture").default_hidden
+    noise = model_cls.default_noise if config.noise == AUTO else config.noise
+    if model_cls is DAE and noise == "none":
+        raise ValueError("noise='none' turns the DAE into a plain AE; give KIND:LEVEL, e.g. gaussian:0.3, "
+                         "mask:0.5 or saltpepper:0.1, or use model='ae'")
+    condition, n_conditions = _condition(model_cls, config, info)
     return config.replace(input_shape=tuple(info.shape), arch=arch, likelihood=likelihood,
-                          hidden=tuple(hidden))
+                          hidden=tuple(hidden), noise=noise, condition=condition,
+                          n_conditions=n_conditions)
 
 
 def build_model(config: ModelConfig | None = None, data: Any = None, *, seed: int | None = None,
@@ -80,4 +106,6 @@ def build_model(config: ModelConfig | None = None, data: Any = None, *, seed: in
             model.scaler.set_range(lo, hi)
         else:
             model.scaler.fit_standardize(data.x_train)
+        if model.condition is not None and data.y_train is not None:
+            model.condition.fit(data.y_train)
     return model

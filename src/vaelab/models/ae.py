@@ -23,14 +23,14 @@ class AE(Autoencoder):
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The code of ``x`` (B, *shape) in data units: (B, Z)."""
-        return self.encoder(self.scaler.normalize(x))
+        return self.run(self.encoder, self.scaler.normalize(x), y)
 
     def embed(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.encode(x, y)
 
     def loss(self, x: Tensor, y: Tensor | None = None, kl_weight: float = 1.0) -> Losses:
         x = self.prepare(x)
-        rec = -self.decode(self.encode(x, y), y).log_prob(x).mean()
+        rec = -self.decode(self.encode(self.training_input(x), y), y).log_prob(x).mean()
         return Losses(total=rec, rec=rec, kl=torch.zeros((), device=rec.device))
 
     def sample(self, n: int, y: Tensor | None = None,

@@ -11,7 +11,11 @@ Every model takes data in the data's own units and gives them back in those unit
 
 Losses are in nats: summed over the data (and latent) dimensions of one example, averaged over
 the batch. ``y`` (labels or conditions) is accepted everywhere so that conditional models share the
-signatures; the unconditional models here ignore it.
+signatures: unconditional models ignore it, conditional ones (``conditional = True``) require it and
+hand it to both networks through :class:`vaelab.nn.Condition`.
+
+Denoising is a config value, not a model: with ``config.noise`` set, ``loss`` corrupts its input
+(in training mode only) and scores the reconstruction against the clean data.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from typing import Any, ClassVar, Self
 import torch
 from torch import Tensor, nn
 
-from vaelab.config import ModelConfig
+from vaelab.config import AUTO, ModelConfig
 from vaelab.distributions import Likelihood
+from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
+from vaelab.noise import corrupt
 from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, lookup
 
 
@@ -66,6 +72,10 @@ class Autoencoder(nn.Module, ABC):
     generative: ClassVar[bool] = True
     #: whether ``encode`` gives a posterior q(z|x), so that the model has an ELBO and a likelihood
     variational: ClassVar[bool] = True
+    #: whether both networks take a condition y (labels or attribute columns), which is then required
+    conditional: ClassVar[bool] = False
+    #: what ``noise="auto"`` means for this model
+    default_noise: ClassVar[str] = "none"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -74,14 +84,24 @@ class Autoencoder(nn.Module, ABC):
                 "the model config is not resolved (input_shape, arch, likelihood, hidden); "
                 "build models with vaelab.build_model(config, data)"
             )
+        if self.conditional and config.condition not in ("label", "columns"):
+            raise ValueError(
+                f"a {type(self).__name__} needs a condition (labels or condition columns); build it with "
+                "vaelab.build_model(config, data) on labeled data"
+            )
         self.config = config
+        #: the corruption applied to inputs in training (``"none"`` or ``KIND:LEVEL``)
+        self.noise = self.default_noise if config.noise == AUTO else config.noise
         #: description of the training data (name, kind, shape, value range, columns, classes);
         #: plain JSON-able metadata, stored in config.json.
         self.data_info: dict[str, Any] = {}
+        self.condition = Condition(config) if config.condition in ("label", "columns") else None
+        cond_dim = self.condition.dim if self.condition is not None else 0
         self.encoder = lookup(ENCODERS, config.arch, "architecture")(
-            config, out_dim=self.code_params * config.latent_dim
+            config, out_dim=self.code_params * config.latent_dim, cond_dim=cond_dim
         )
-        self.decoder = lookup(DECODERS, config.arch, "architecture")(config, config.latent_dim)
+        self.decoder = lookup(DECODERS, config.arch, "architecture")(config, config.latent_dim,
+                                                                    cond_dim=cond_dim)
         self.likelihood_cls: type[Likelihood] = lookup(LIKELIHOODS, config.likelihood, "likelihood")
         self.scaler = Scaler(config.input_shape)
         if self.likelihood_cls.has_scale:
@@ -101,8 +121,46 @@ class Autoencoder(nn.Module, ABC):
         if self.log_sigma is not None:
             # A floor on the learned scale keeps the density finite on (near-)constant dimensions.
             log_sigma = self.log_sigma.clamp(min=-7.0)
-        return self.likelihood_cls(self.decoder(z), self.scaler.shift, self.scaler.scale,
-                                   log_scale=log_sigma)
+        return self.likelihood_cls(self.run(self.decoder, z, y), self.scaler.shift,
+                                   self.scaler.scale, log_scale=log_sigma)
+
+    def run(self, net: nn.Module, h: Tensor, y: Tensor | None) -> Tensor:
+        """``net(h, c)`` with the condition of ``y``, or ``net(h)`` for an unconditional model, so
+        that any plain module can serve as the encoder or decoder of an unconditional model."""
+        c = self.conditioning(y)
+        return net(h) if c is None else net(h, c)
+
+    def conditioning(self, y: Tensor | None) -> Tensor | None:
+        """The condition vector c (B, E) for ``y``, or None for an unconditional model (which
+        ignores ``y``). A conditional model without ``y`` is an error naming what it needs."""
+        if self.condition is None:
+            return None
+        if y is None:
+            raise ValueError(f"this {type(self).__name__} is conditional: give {self.condition_help()}")
+        return self.condition(y)
+
+    def condition_help(self) -> str:
+        """What a conditional model's ``y`` must be, with the known labels or columns, for errors."""
+        info = self.data_info
+        if self.config.condition == "columns":
+            names = info.get("condition_columns") or [f"c{i}" for i in range(self.config.n_conditions)]
+            return f"conditions for the columns {', '.join(names)}"
+        classes = info.get("classes") or [str(i) for i in range(self.config.n_conditions)]
+        known = ", ".join(f"{i} ({name})" if name != str(i) else name for i, name in enumerate(classes))
+        return f"labels y, one of: {known}"
+
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``x`` (B, *shape) with the model's training corruption ``self.noise`` applied, clipped to
+        the data's value range; ``x`` itself when the noise is ``"none"``."""
+        if self.noise == "none":
+            return x
+        value_range = self.data_info.get("value_range")
+        return corrupt(x, self.noise, self.scaler.shift, self.scaler.scale,
+                       None if value_range is None else tuple(value_range), generator)
+
+    def training_input(self, x: Tensor) -> Tensor:
+        """What the encoder sees in ``loss``: the corrupted ``x`` in training mode, ``x`` in eval."""
+        return self.corrupt(x) if self.training else x
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:

@@ -32,7 +32,7 @@ class VAE(Autoencoder):
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> DiagonalGaussian:
         """q(z|x) for ``x`` (B, *shape) in data units; mean and log-variance are (B, Z)."""
-        h = self.encoder(self.scaler.normalize(x))
+        h = self.run(self.encoder, self.scaler.normalize(x), y)
         mean, logvar = h.chunk(2, dim=-1)
         limit = self.config.logvar_limit
         return DiagonalGaussian(mean, logvar.clamp(-limit, limit))
@@ -42,7 +42,7 @@ class VAE(Autoencoder):
 
     def loss(self, x: Tensor, y: Tensor | None = None, kl_weight: float = 1.0) -> Losses:
         x = self.prepare(x)
-        q = self.encode(x, y)
+        q = self.encode(self.training_input(x), y)
         rec = -self.decode(q.sample(), y).log_prob(x).mean()
         kl_per_dim = q.kl().mean(dim=0)  # (Z,)
         penalty = free_bits(kl_per_dim, self.config.free_bits)
@@ -52,6 +52,7 @@ class VAE(Autoencoder):
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None,
                generator: torch.Generator | None = None) -> Tensor:
-        """Decode ``n`` draws z ~ N(0, I): the means of p(x|z), (n, *shape), in data units."""
+        """Decode ``n`` draws z ~ N(0, I): the means of p(x|z, y), (n, *shape), in data units;
+        a conditional model needs ``y`` for the n samples."""
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         return self.decode(z, y).mean

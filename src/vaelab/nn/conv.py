@@ -14,6 +14,7 @@ import math
 from torch import Tensor, nn
 
 from vaelab.config import ModelConfig
+from vaelab.nn.conditioning import broadcast_channels, concat
 from vaelab.nn.layers import ACTIVATIONS, mlp
 from vaelab.registry import DECODERS, ENCODERS, register
 
@@ -56,13 +57,15 @@ def _plan(config: ModelConfig) -> tuple[int, list[tuple[int, int]], list[int]]:
 
 @register(ENCODERS, "conv")
 class ConvEncoder(nn.Module):
-    """x (B, C, H, W) -> stride-2 convolutions -> flatten -> dense layers -> (B, out_dim)."""
+    """x (B, C, H, W) [+ the condition c (B, cond_dim) as constant channels] -> stride-2
+    convolutions -> flatten -> dense layers -> (B, out_dim)."""
 
     default_hidden = DEFAULT_HIDDEN
 
-    def __init__(self, config: ModelConfig, out_dim: int) -> None:
+    def __init__(self, config: ModelConfig, out_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
         c, sizes, channels = _plan(config)
+        c += cond_dim
         act = ACTIVATIONS[config.activation]
         layers: list[nn.Module] = []
         for c_in, c_out in zip([c, *channels[:-1]], channels, strict=True):
@@ -71,21 +74,22 @@ class ConvEncoder(nn.Module):
         layers += [nn.Flatten(), mlp([flat, *config.hidden, out_dim], config.activation)]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(broadcast_channels(x, c))
 
 
 @register(DECODERS, "conv")
 class ConvDecoder(nn.Module):
-    """z (B, in_dim) -> dense layers -> (B, C', h, w) -> transposed convs -> (B, C, H, W)."""
+    """[z (B, in_dim), c (B, cond_dim)] -> dense layers -> (B, C', h, w) -> transposed convs ->
+    (B, C, H, W)."""
 
-    def __init__(self, config: ModelConfig, in_dim: int) -> None:
+    def __init__(self, config: ModelConfig, in_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
         c, sizes, channels = _plan(config)
         act = ACTIVATIONS[config.activation]
         first = (channels[-1], *sizes[-1])
         layers: list[nn.Module] = [
-            mlp([in_dim, *reversed(config.hidden), math.prod(first)], config.activation,
+            mlp([in_dim + cond_dim, *reversed(config.hidden), math.prod(first)], config.activation,
                 last_activation=True),
             nn.Unflatten(1, first),
         ]
@@ -100,5 +104,5 @@ class ConvDecoder(nn.Module):
                 layers.append(act())
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(concat(z, c))

@@ -7,6 +7,7 @@ import math
 from torch import Tensor, nn
 
 from vaelab.config import ModelConfig
+from vaelab.nn.conditioning import concat
 from vaelab.nn.layers import mlp
 from vaelab.registry import DECODERS, ENCODERS, register
 
@@ -15,7 +16,8 @@ DEFAULT_HIDDEN = (512, 256)
 
 @register(ENCODERS, "mlp")
 class MLPEncoder(nn.Module):
-    """x (B, *input_shape) -> flatten -> hidden layers -> (B, out_dim).
+    """x (B, *input_shape) -> flatten -> [with the condition c (B, cond_dim)] -> hidden layers ->
+    (B, out_dim).
 
     Examples
     --------
@@ -26,28 +28,30 @@ class MLPEncoder(nn.Module):
 
     default_hidden = DEFAULT_HIDDEN
 
-    def __init__(self, config: ModelConfig, out_dim: int) -> None:
+    def __init__(self, config: ModelConfig, out_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
-        n_in = math.prod(config.input_shape)
+        n_in = math.prod(config.input_shape) + cond_dim
         self.net = nn.Sequential(
             nn.Flatten(), mlp([n_in, *config.hidden, out_dim], config.activation)
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        flatten, layers = self.net
+        return layers(concat(flatten(x), c))
 
 
 @register(DECODERS, "mlp")
 class MLPDecoder(nn.Module):
-    """z (B, in_dim) -> hidden layers in reverse order -> (B, *input_shape) likelihood parameters."""
+    """[z (B, in_dim), c (B, cond_dim)] -> hidden layers in reverse order -> (B, *input_shape)
+    likelihood parameters."""
 
-    def __init__(self, config: ModelConfig, in_dim: int) -> None:
+    def __init__(self, config: ModelConfig, in_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
         n_out = math.prod(config.input_shape)
         self.net = nn.Sequential(
-            mlp([in_dim, *reversed(config.hidden), n_out], config.activation),
+            mlp([in_dim + cond_dim, *reversed(config.hidden), n_out], config.activation),
             nn.Unflatten(1, config.input_shape),
         )
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.net(concat(z, c))

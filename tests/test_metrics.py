@@ -171,7 +171,7 @@ def test_metrics_refuse_bad_input(binary_vae) -> None:
         metrics.elbo(model, data.x_test[:, :, :3])
     with pytest.raises(ValueError, match="0 rows"):
         metrics.log_likelihood(model, data.x_test[:0])
-    with pytest.raises(ValueError, match=r"one label per row"):
+    with pytest.raises(ValueError, match=r"allowed: \(20,\) labels or \(20, A\) conditions, one row per"):
         metrics.elbo(model, data.x_test, y=np.zeros(3, int))
     ae = vaelab.build_model(ModelConfig(model="ae", arch="mlp", latent_dim=3, hidden=(8,)), data)
     with pytest.raises(ValueError, match="no posterior"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+from collections.abc import Sequence
 from statistics import NormalDist
 
 import matplotlib
@@ -113,6 +114,57 @@ def test_traversal_grid_rejects_dims_or_values_that_do_not_match_the_images() ->
         plots.traversal_grid(images(7), VR, dims=[0], values=range(7))
 
 
+def test_labelled_rows_names_rows_in_order_and_columns_when_given() -> None:
+    x = images(3, 4)
+    fig = plots.labelled_rows(x, VR, ["zero", "one", "two"], ["a", "b", "c", "d"], title="classes")
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    assert shown.shape == (3 * (8 + 1) + 1, 4 * (8 + 1) + 1)  # R x K cells, padding 1
+    np.testing.assert_array_equal(shown, plots.tile(x.reshape(12, 1, 8, 8), VR, ncols=4))
+    np.testing.assert_allclose(cell(shown, 2, 1, pad=1), x[2, 1, 0] / 16.0, rtol=1e-6)
+    assert texts(ax.get_yticklabels()) == ["zero", "one", "two"]
+    np.testing.assert_allclose(ax.get_yticks(), 1 + 9 * np.arange(3) + 3.5)  # row centres
+    assert texts(ax.get_xticklabels()) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(ax.get_xticks(), 1 + 9 * np.arange(4) + 3.5)
+    assert ax.get_title() == "classes"
+    png(fig)
+    bare = plots.labelled_rows(torch.from_numpy(x[:2, :3]), VR, ["7", "9"]).axes[0]
+    assert bare.images[0].get_array().shape == (2 * 9 + 1, 3 * 9 + 1)
+    assert texts(bare.get_yticklabels()) == ["7", "9"]
+    assert list(bare.get_xticks()) == [] and bare.get_title() == ""
+
+
+@pytest.mark.parametrize("x, rows, cols, message", [
+    (images(6), ["a"], None, r"\(R, K, C, H, W\); got an array of shape \(6, 1, 8, 8\)"),
+    (images(2, 3), ["a"], None, r"row_labels must have .* length R = 2; got 1"),
+    (images(2, 3), ["a", "b"], ["x", "y"], r"col_labels must have .* length K = 3; got 2"),
+])
+def test_labelled_rows_rejects_labels_that_do_not_match_the_images(x, rows, cols, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots.labelled_rows(x, VR, rows, cols)
+
+
+def test_denoising_grid_shows_clean_noisy_and_denoised_rows() -> None:
+    clean, noisy, denoised = images(5, seed=0), images(5, seed=1), images(5, seed=2)
+    fig = plots.denoising_grid(clean, noisy, denoised, VR, title="PSNR 12.0 dB -> 20.5 dB")
+    (ax,) = fig.axes
+    shown = ax.images[0].get_array()
+    assert shown.shape == (3 * 9 + 1, 5 * 9 + 1)
+    for row, x in enumerate((clean, noisy, denoised)):
+        np.testing.assert_allclose(cell(shown, row, 4, pad=1), x[4, 0] / 16.0, rtol=1e-6)
+    assert texts(ax.get_yticklabels()) == ["clean", "noisy", "denoised"]
+    assert ax.get_title() == "PSNR 12.0 dB -> 20.5 dB"
+    png(fig)
+
+
+def test_denoising_grid_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match=r"same shape \(N, C, H, W\); got \(5, 1, 8, 8\), "
+                                         r"\(4, 1, 8, 8\) and \(5, 1, 8, 8\)"):
+        plots.denoising_grid(images(5), images(4), images(5), VR)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\); got an array of shape \(5, 8, 8\)"):
+        plots.denoising_grid(images(5), images(5)[:, 0], images(5), VR)
+
+
 def test_attribute_strip_labels_strengths_and_frames_the_zero_column() -> None:
     x = images(4, 5)
     fig = plots.attribute_strip(x, VR, strengths=[-2, -1, 0, 1, 2])
@@ -209,6 +261,52 @@ def test_kl_per_dimension_in_index_order_with_another_threshold() -> None:
 def test_kl_per_dimension_rejects_bad_input(kl, threshold, message) -> None:
     with pytest.raises(ValueError, match=message):
         plots.kl_per_dimension(kl, threshold=threshold)
+
+
+def history(weights: Sequence[float] | None = None) -> list[dict[str, float]]:
+    """Six epochs of metrics.jsonl records, with validation and, if given, the KL weights."""
+    records = [{"epoch": e, "train_loss": 10.0 - e, "train_rec": 8.0 - e, "train_kl": 2.0 / e,
+                "val_loss": 11.0 - e, "val_rec": 9.0 - e, "val_kl": 2.5 / e} for e in range(1, 7)]
+    for record, w in zip(records, weights or [], strict=False):
+        record["kl_weight"] = w
+    return records
+
+
+def test_training_curves_draw_train_and_validation_per_panel() -> None:
+    fig = plots.training_curves(history(), title="run")
+    assert [ax.get_title() for ax in fig.axes] == ["loss (nats)", "reconstruction (nats)", "KL (nats)"]
+    kl = fig.axes[2]
+    assert [line.get_label() for line in kl.lines] == ["train", "validation"]
+    np.testing.assert_allclose(kl.lines[0].get_ydata(), 2.0 / np.arange(1, 7))
+    assert fig.get_suptitle() == "run" and texts(kl.texts) == []
+    assert all(line.get_linestyle() == "-" for ax in fig.axes for line in ax.lines)  # no marker
+    png(fig)
+
+
+def test_training_curves_mark_the_collapse_epoch_on_every_panel() -> None:
+    fig = plots.training_curves(history(), collapse_epoch=4)
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        (marker,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+        assert list(marker.get_xdata()) == [4, 4]
+        assert marker.get_color() == "tab:red"
+    assert texts(fig.axes[2].texts) == ["KL collapsed (epoch 4)"]
+    assert texts(fig.axes[0].texts) == [] and texts(fig.axes[1].texts) == []
+    png(fig)
+
+
+def test_training_curves_add_a_kl_weight_axis_only_when_the_weight_varies() -> None:
+    assert len(plots.training_curves(history([1.0] * 6)).axes) == 3
+    warm_up = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    fig = plots.training_curves(history(warm_up))
+    assert len(fig.axes) == 4
+    twin = fig.axes[3]
+    assert twin.get_ylabel() == "KL weight"
+    assert twin.get_shared_x_axes().joined(twin, fig.axes[2])  # drawn on the KL panel
+    (line,) = twin.lines
+    np.testing.assert_allclose(line.get_xdata(), np.arange(1, 7))
+    np.testing.assert_allclose(line.get_ydata(), warm_up)
+    png(fig)
 
 
 # -- latent codes as points -----------------------------------------------------------------------

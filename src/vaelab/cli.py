@@ -15,7 +15,8 @@ from typing import Any
 
 
 import vaelab
-from vaelab import checkpoint, cli_evaluate, cli_latent, cli_report, cli_use, outputs, samplers
+from vaelab import (checkpoint, cli_conditional, cli_evaluate, cli_latent, cli_report, cli_use, losses,
+                    outputs, samplers)
 from vaelab.cli_common import (DATA_FLAGS, EXIT_INTERRUPTED, EXIT_USAGE, add_data_args,
                                check_shape, data_config, device_arg, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
@@ -25,7 +26,8 @@ from vaelab.config import DataConfig, ModelConfig, TrainConfig
 # -- train ---------------------------------------------------------------------------------------
 
 MODEL_FLAGS = {
-    "model": ("--model", str, "vae or ae"), "arch": ("--arch", str, "mlp, conv or auto"),
+    "model": ("--model", str, "vae, ae, cvae (conditional) or dae (denoising)"),
+    "arch": ("--arch", str, "mlp, conv or auto"),
     "latent_dim": ("--latent-dim", int, "size of the code z"),
     "hidden": ("--hidden", ints, "dense layer widths; auto: 512,256 for mlp, 256 for conv"),
     "channels": ("--channels", int, "conv: channels of the first layer"),
@@ -36,13 +38,20 @@ MODEL_FLAGS = {
     "binarize": ("--binarize", str, "none or dynamic (fresh Bernoulli pixels each batch)"),
     "beta": ("--beta", float, "weight of the KL term"),
     "free_bits": ("--free-bits", float, "minimum KL per latent dimension, nats"),
+    "noise": ("--noise", str, "corrupt inputs in training: none, gaussian:S, mask:P, saltpepper:P; "
+              "auto = gaussian:0.3 for dae, none otherwise"),
+    "label_embedding": ("--label-embedding", int, "cvae: 0 = one-hot labels, N = learned embedding of "
+                        "size N"),
 }
 TRAIN_FLAGS = {
     "epochs": ("--epochs", int, "passes over the data"),
     "batch_size": ("--batch-size", int, "examples per step"),
     "lr": ("--lr", float, "Adam learning rate"), "weight_decay": ("--weight-decay", float, "L2"),
     "grad_clip": ("--grad-clip", float, "clip the gradient norm; 0 = off"),
+    "kl_schedule": ("--kl-schedule", str, "linear (warm-up over --kl-warmup epochs) or cyclical"),
     "kl_warmup": ("--kl-warmup", int, "epochs of linear KL warm-up"),
+    "kl_cycles": ("--kl-cycles", int, "cyclical: number of cycles over the run"),
+    "kl_ratio": ("--kl-ratio", float, "cyclical: share of each cycle spent rising from 0 to 1"),
     "val_fraction": ("--val-fraction", float, "share of training rows held out for validation"),
     "patience": ("--patience", int, "early stopping after N epochs without improvement; 0 = off"),
     "seed": ("--seed", int, "random seed"),
@@ -50,6 +59,7 @@ TRAIN_FLAGS = {
 }
 SWITCHES = {"compile": ("--compile", "compile the loss with torch.compile (faster long runs)")}
 METAVARS: dict[Any, str] = {int: "N", float: "X", ints: "N[,N...]"}
+FLAG_METAVARS = {"noise": "KIND:LEVEL"}
 ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | {k: (f, bool, t) for k, (f, t) in SWITCHES.items()}
 RESUMABLE = {"epochs", "patience", "precision", "compile", "lr", "grad_clip", "weight_decay"}
 
@@ -65,7 +75,7 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
             default = getattr(cls, name)
             shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
             opt(g, flag, "auto" if shown == "" else shown, text, type=typ, dest=name,
-                 metavar=METAVARS.get(typ, "NAME"))
+                 metavar=FLAG_METAVARS.get(name, METAVARS.get(typ, "NAME")))
     for name, (flag, text) in SWITCHES.items():
         g.add_argument(flag, dest=name, action="store_const", const=True, default=None,
                        help=f"{text} (default: off)")
@@ -183,6 +193,11 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{last['train_rec']:.3f}, KL {last['train_kl']:.3f}){val}; "
           f"{last['samples_per_s']:.0f} samples/s; best epoch {result.best_epoch}"
           + (" (stopped early)" if result.stopped_early else ""))
+    collapsed = losses.kl_collapse(checkpoint.read_metrics(out)) if model.variational else None
+    if collapsed is not None:
+        print(f"warning: the KL fell below {losses.COLLAPSE_NATS} nats at epoch {collapsed}: the posterior "
+              "collapsed and the decoder ignores z. Try --kl-warmup 10, --kl-schedule cyclical, "
+              "--free-bits 0.5 or a smaller --beta", file=sys.stderr)
     if not args.no_figures:
         written = outputs.write_run_figures(model, data, out)
         print("figures: " + ", ".join(str(p) for p in written))
@@ -205,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub, common)
 
     cli_use.add_commands(sub, common)
+    cli_conditional.add_commands(sub, common)
     cli_latent.add_commands(sub, common)
     cli_evaluate.add_commands(sub, common)
     cli_report.add_commands(sub, common)

@@ -17,7 +17,7 @@ from vaelab.config import DataConfig
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-DATA_FLAGS = ("data", "data_dir", "label_column", "image_size")
+DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "image_size")
 
 
 def flag_name(dest: str) -> str:
@@ -35,6 +35,13 @@ def ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def names(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return values
+
+
 def opt(group: Any, flag: str, default: Any, help: str, **kwargs: Any) -> None:
     """An option whose parsed value is None unless given, with the real default in its help."""
     group.add_argument(flag, default=None, help=f"{help} (default: {default})", **kwargs)
@@ -48,6 +55,8 @@ def add_data_args(p: argparse.ArgumentParser, default: str) -> None:
     g.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST/Fashion-MNIST IDX files (else $VAELAB_DATA)")
     g.add_argument("--label-column", metavar="NAME", help="CSV column holding class labels")
+    g.add_argument("--condition-columns", type=names, metavar="A[,B...]",
+                   help="CSV columns to condition a cvae on (attributes), taken out of the features")
     g.add_argument("--image-size", type=ints, metavar="H[,W]",
                    help="resize a folder of images to this size")
 
@@ -70,7 +79,7 @@ def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConf
     if size is not None and len(size) == 1:
         size = (size[0], size[0])
     return DataConfig(spec=args.data, data_dir=args.data_dir, label_column=args.label_column,
-                      image_size=size)
+                      condition_columns=args.condition_columns, image_size=size)
 
 
 def load_data(cfg: DataConfig) -> vaelab.Dataset:
@@ -84,8 +93,13 @@ def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
 
 
 @torch.no_grad()
-def batched(fn: Any, x: np.ndarray, device: torch.device, batch_size: int = 1024) -> np.ndarray:
-    out = [fn(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(device)).cpu()
+def batched(fn: Any, x: np.ndarray, device: torch.device, batch_size: int = 1024,
+            y: np.ndarray | None = None) -> np.ndarray:
+    """``fn(x)`` (or ``fn(x, y)`` with labels or conditions ``y``) ``batch_size`` rows at a time."""
+    def rows(a: np.ndarray, i: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a[i:i + batch_size])).to(device)
+
+    out = [(fn(rows(x, i)) if y is None else fn(rows(x, i), rows(y, i))).cpu()
            for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy()
 

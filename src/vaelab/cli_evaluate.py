@@ -30,7 +30,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_shape(model, data)
     clf, how = None, "skipped (--no-fidelity)"
     if not args.no_fidelity:
-        if data.y_train is None:
+        if data.labels is None:
             how = f"skipped: {data.info.name} has no labels to train the feature classifier on"
         else:
             clf, loaded = feature_net.feature_classifier(data, cache_dir() / "classifiers",
@@ -80,6 +80,9 @@ def format_table(r: dict[str, Any], latent_dim: int) -> str:
         row("linear probe accuracy", _num(r["probe_accuracy"], 3), "logistic regression on codes")
     if r["classifier_accuracy"] is not None:
         row("feature classifier", _num(r["classifier_accuracy"], 3), f"test accuracy ({r['classifier']})")
+        if r["label_accuracy"] is not None:
+            row("label accuracy", _num(r["label_accuracy"], 3), "samples the classifier labels as the "
+                "class they were drawn for")
         row("Fréchet: samples", _num(r["fd_samples"], 3), f"fd_samples, {r['sampler']} vs {r['split']}")
         row("Fréchet: reconstructions", _num(r["fd_recon"], 3), f"fd_recon vs {r['split']}")
         row("Fréchet: train (floor)", _num(r["fd_floor"], 3), f"fd_floor, train vs {r['split']}")

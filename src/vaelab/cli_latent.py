@@ -102,7 +102,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                          "(the endpoints are included)")
     ends = {"--from": args.start, "--to": args.end}
     is_row = {flag: text.strip().lstrip("+-").isdigit() for flag, text in ends.items()}
-    x = _data(args, model, config).split(args.split)[0] if any(is_row.values()) else None
+    x, y = _data(args, model, config).split(args.split) if any(is_row.values()) else (None, None)
+    given = None
+    if model.conditional:  # the path is decoded with the --from row's label or conditions
+        if not all(is_row.values()) or y is None:
+            raise ValueError(f"{args.run} is conditional: give --from and --to as row indices of labeled "
+                             "data, whose labels or conditions it needs")
+        _check_index(int(args.start), len(x), "--from", args.split)
+        given = y[int(args.start)][None]
     points = []
     for flag, text in ends.items():
         if is_row[flag]:
@@ -110,7 +117,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
             points.append(x[int(text)][None])  # (1, *shape): never mistaken for a code
         else:
             points.append(read_input(text, flag, model)[None])
-    frames = latent.interpolate(model, *points, steps=args.steps, method=args.method)
+    frames = latent.interpolate(model, *points, steps=args.steps, method=args.method, y=given)
     frames = frames.decoded.cpu().numpy()  # (steps, *shape)
     start, end = (f"row {t}" if is_row[f] else Path(t).name for f, t in ends.items())
     title = f"{args.method} from {start} to {end}"
@@ -139,6 +146,10 @@ def _file_vector(args: argparse.Namespace, model: vaelab.Autoencoder) -> tuple[A
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     model, config, _ = open_run(args)
+    if model.conditional:
+        raise ValueError(f"{args.run} is conditional: it takes the class as a condition rather than "
+                         f"encoding it in z, so change the class with 'vaelab restyle {args.run}' or draw "
+                         f"one with 'vaelab sample {args.run} --label K'")
     info = model.data_info
     path = _out(args.out, info)
     data = _data(args, model, config)
@@ -218,14 +229,18 @@ def cmd_traverse(args: argparse.Namespace) -> int:
             raise ValueError(f"--range {span:g} --steps {steps}: need a range > 0 and at least "
                              "2 steps")
         values = np.linspace(-span, span, steps, dtype=np.float32)
-    x, _ = _data(args, model, config).split(args.split)
+    x, y = _data(args, model, config).split(args.split)
     _check_index(args.index, len(x), "--index", args.split)
-    reference = None
+    if model.conditional and y is None:
+        raise ValueError(f"{args.run} is conditional: its data need labels or condition columns")
+    y = y if model.conditional else None
+    reference = reference_y = None
     if args.dims is None:  # the most used dimensions on (a seeded sample of) the split
-        pick = np.random.default_rng(0).permutation(len(x))[:REFERENCE_ROWS]
-        reference = x[np.sort(pick)]
+        pick = np.sort(np.random.default_rng(0).permutation(len(x))[:REFERENCE_ROWS])
+        reference, reference_y = x[pick], None if y is None else y[pick]
     t = latent.traverse(model, x[args.index], dims=args.dims, values=values, n_dims=args.n_dims,
-                        reference=reference)
+                        reference=reference, y=None if y is None else y[args.index][None],
+                        reference_y=reference_y)
     images = t.images.cpu().numpy()  # (D, V, *shape)
     d, v = len(t.dims), len(values)
     _write(path, images, info, {"dim": np.repeat(t.dims, v), "value": np.tile(values, d)},
@@ -245,6 +260,8 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
     why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
     why += ["an AE has no prior, so its codes are not on the N(0, I) scale of the grid"
             ] if not model.generative else []
+    why += ["it is conditional; draw each label's samples with 'vaelab sample --label'"
+            ] if model.conditional else []
     if why:
         raise ValueError(f"plot manifold needs a VAE on images with a 2-D latent space: "
                          f"{'; '.join(why)}; use 'vaelab plot {args.run} latent' instead")
@@ -273,12 +290,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
             data = _data(args, model, config)
             x, y = data.split(args.split)
             where = f"{data.info.name}, --split {args.split}"
+            cond = y if model.conditional else None
             if args.what == "kl":
-                fig = plots.kl_per_dimension(latent.kl_per_dimension(model, x),
+                fig = plots.kl_per_dimension(latent.kl_per_dimension(model, x, y=cond),
                                              title=f"KL per latent dimension ({where})")
             else:
-                classes = data.info.classes if y is not None else None
-                fig = plots_latent.latent_scatter(latent.codes(model, x), y, method=args.method,
+                classes = data.info.classes if data.labels is not None else None
+                y = y if classes is not None else None
+                fig = plots_latent.latent_scatter(latent.codes(model, x, cond), y, method=args.method,
                                                   class_names=classes, title=f"codes of {where}")
     outputs.save_figure(fig, path)
     print(f"wrote the {args.what} plot of {args.run} to {path}")

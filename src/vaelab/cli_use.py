@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab import checkpoint, latent, outputs, plots
+from vaelab import checkpoint, cli_conditional, latent, outputs, plots
 from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
                                device_arg, load_data, open_run)
 from vaelab.inference import decode_batched
@@ -46,7 +46,8 @@ def run_gmm(model: vaelab.Autoencoder, run: Path, n_components: int | None,
     k = min(DEFAULT_COMPONENTS, len(data.x_train)) if n_components is None else n_components
     if k > len(data.x_train):
         raise ValueError(f"--components {k}: at most {len(data.x_train)}, the number of training rows")
-    gmm = latent.fit_gmm(model, data.x_train, n_components=k, seed=0)
+    gmm = latent.fit_gmm(model, data.x_train, n_components=k, seed=0,
+                         y=data.y_train if model.conditional else None)
     if cache:
         save_gmm(gmm, path)
         return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"
@@ -66,6 +67,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ValueError(f"--components {args.components}: a GMM needs at least 1 component")
     path = outputs.check_suffix(args.out)
     model, _, _ = open_run(args)
+    conditions, names = cli_conditional.sample_conditions(args, model)
     if args.sampler == "prior":
         if not model.generative:
             raise ValueError("an AE has no prior over its codes, so it cannot sample from a prior; "
@@ -78,12 +80,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
         sampler, source = run_gmm(model, Path(args.run), k)
     # A CPU generator: the same --seed gives the same codes on every device.
     gen = torch.Generator().manual_seed(args.seed)
-    x = latent.sample(model, args.n, temperature=args.temperature, generator=gen,
-                      sampler=sampler).cpu().numpy()
+    groups = [latent.sample(model, args.n, temperature=args.temperature, generator=gen, sampler=sampler,
+                            y=y).cpu().numpy() for y in conditions]  # each (n, *shape)
     temp = f", temperature {args.temperature:g}" if args.temperature != 1 else ""
     title = f"{args.n} samples from {'a GMM' if args.sampler == 'gmm' else 'the prior'}{temp}"
-    outputs.write_data(path, x, model.data_info, title=title)
-    print(f"wrote {args.n} samples to {path} (from {source}{temp})")
+    given = ""
+    if conditions[0] is not None:
+        given = f" given {', '.join(names)}" if len(names) <= 3 else f" for each of {len(names)} labels"
+    if len(groups) > 1 and path.suffix.lower() == ".png":
+        fig = plots.labelled_rows(np.stack(groups), tuple(model.data_info["value_range"]), names,
+                                  title=title + " per label")
+        outputs.save_figure(fig, path)
+    else:
+        outputs.write_data(path, np.concatenate(groups), model.data_info, title=title + given)
+    print(f"wrote {args.n * len(groups)} samples{given} to {path} (from {source}{temp})")
     return 0
 
 
@@ -92,9 +102,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     path = outputs.check_suffix(args.out)
     data = load_data(data_config(args, config.get("data")))
     check_shape(model, data)
-    x, _ = data.split(args.split)
+    x, y = data.split(args.split)
     x = x[: args.n] if args.n else x
-    recon = batched(model.reconstruct, x, device)
+    y = None if y is None or not model.conditional else y[: len(x)]
+    recon = batched(model.reconstruct, x, device, y=y)
     info = model.data_info
     if path.suffix.lower() == ".png":
         if info.get("kind") != "image":
@@ -113,8 +124,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     data = load_data(data_config(args, config.get("data")))
     check_shape(model, data)
     x, y = data.split(args.split)
-    z = latent.codes(model, x)
-    outputs.write_codes(path, z, y, data.info.classes)
+    z = latent.codes(model, x, y if model.conditional else None)
+    outputs.write_codes(path, z, y if data.info.classes else None, data.info.classes)
     print(f"wrote {z.shape[0]} codes of size {z.shape[1]} (posterior means) to {path}")
     return 0
 
@@ -123,8 +134,11 @@ def cmd_decode(args: argparse.Namespace) -> int:
     model, _, _ = open_run(args)
     path = outputs.check_suffix(args.out)
     z = outputs.read_codes(args.latents, model.config.latent_dim)
+    args.n = len(z)
+    conditions, _ = cli_conditional.sample_conditions(args, model, many=False)
+    y = None if conditions[0] is None else torch.as_tensor(conditions[0], device=model.device)
     with torch.no_grad():
-        x = decode_batched(model, torch.from_numpy(z)).cpu().numpy()
+        x = decode_batched(model, torch.from_numpy(z), y).cpu().numpy()
     outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
     print(f"decoded {len(z)} codes to {path}")
     return 0
@@ -188,6 +202,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    "varied samples (default: 1)")
     p.add_argument("--components", type=int, metavar="K",
                    help=f"gmm: number of mixture components (default: {DEFAULT_COMPONENTS})")
+    p.add_argument("--label", metavar="K",
+                   help="cvae: the class to draw (id or name), several as K,K, or all for a row per "
+                   "class with -n samples each")
+    p.add_argument("--condition", metavar="COL=V[,...]",
+                   help="cvae on condition columns: the value of every condition column")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     device_arg(p)
 
@@ -209,6 +228,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = run_cmd("decode", "decode latent codes into data", cmd_decode)
     p.add_argument("--latents", required=True, help="FILE.npy (N, Z) or .csv with z0.. columns")
+    p.add_argument("--label", metavar="K", help="cvae: the class to decode every code as (id or name)")
+    p.add_argument("--condition", metavar="COL=V[,...]",
+                   help="cvae on condition columns: the value of every condition column")
     p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
     device_arg(p)
 

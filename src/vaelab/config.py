@@ -108,12 +108,13 @@ class ModelConfig(_Config):
     free_bits : minimum KL per latent dimension in nats, averaged over the batch (Kingma et al. 2016).
     logvar_limit : the posterior log-variance is clamped to [-limit, limit] for numerical stability.
     noise : corruption of the inputs during training (denoising, Vincent et al. 2008): ``"none"`` or
-        ``KIND:LEVEL`` with KIND ``gaussian`` (additive, LEVEL the standard deviation in the model's
-        normalized units: a fraction of the value range for the Bernoulli likelihood, of each
-        column's or channel's standard deviation for the Gaussian), ``mask`` (a fraction LEVEL of the
-        inputs set to 0 in normalized units: the bottom of the range, or the column mean) or
-        ``saltpepper`` (a fraction LEVEL set to the data's minimum or maximum). Results are clipped
-        to the data's value range. ``"auto"`` is ``gaussian:0.3`` for the DAE, ``none`` otherwise.
+        ``KIND:LEVEL`` with KIND ``gaussian`` (additive, LEVEL the standard deviation), ``mask`` (a
+        fraction LEVEL of the inputs set to the bottom of the value range for images, to the column
+        mean for tables) or ``saltpepper`` (a fraction LEVEL set to the data's minimum or maximum).
+        Levels are in units of the value range for images (``gaussian:0.3`` on 0..255 pixels has a
+        standard deviation of 76.5) and of each column's standard deviation for tables. Results are
+        clipped to the data's value range. ``"auto"`` is ``gaussian:0.3`` for the DAE, ``none``
+        otherwise.
     condition : what a conditional model (CVAE) is conditioned on: ``"label"`` (the class),
         ``"columns"`` (attribute columns of a CSV) or ``"none"``; set from the data.
     n_conditions : number of classes, or of attribute columns; set from the data.
@@ -173,9 +174,6 @@ class ModelConfig(_Config):
                f"choose from: auto, {', '.join(CONDITIONS)}")
         _check(isinstance(self.n_conditions, int) and self.n_conditions >= 0, "n_conditions",
                self.n_conditions, "it must be an integer >= 0")
-        if self.condition in ("label", "columns"):
-            _check(self.n_conditions >= 1, "n_conditions", self.n_conditions,
-                   f"a model conditioned on {self.condition}s needs at least 1")
         _check(isinstance(self.label_embedding, int) and self.label_embedding >= 0, "label_embedding",
                self.label_embedding, "give 0 for one-hot labels or the size of a learned embedding")
         _check(all(isinstance(s, int) and s >= 1 for s in self.input_shape), "input_shape",

@@ -48,6 +48,8 @@ class Evaluation:
     precision, recall : k-NN precision and recall of samples against the split.
     probe_accuracy : logistic regression on the training codes, scored on the split's codes.
     classifier_accuracy : test accuracy of the feature classifier.
+    label_accuracy : a label-conditioned model (cvae): the share of its samples, drawn for the split's
+        labels, that the feature classifier labels as the class they were drawn for.
     seconds : wall-clock time of each part.
     """
 
@@ -69,6 +71,7 @@ class Evaluation:
     recall: float | None = None
     probe_accuracy: float | None = None
     classifier_accuracy: float | None = None
+    label_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -122,48 +125,56 @@ def evaluate(model: Autoencoder, data: Dataset, split: Literal["train", "test", 
                          f"{data.info.name} has shape {tuple(data.info.shape)}")
     model.eval()
     clock, notes, out = _Clock(), [], {}
+    if model.conditional and y is None:
+        raise ValueError(f"{type(model).__name__} is conditional: {data.info.name} needs the labels or "
+                         "condition columns it was trained with")
+    cond = y if model.conditional else None  # what a conditional model is given with x
     x = clock("prepare", metrics.prepared, model, x_raw, seed)
     out["exact_likelihood"] = metrics.is_exact_likelihood(model, x)
     if not out["exact_likelihood"]:
         notes.append("the Bernoulli likelihood scores grey levels here, so its log-probabilities are "
                      "cross-entropies, not likelihoods; train with binarize='dynamic' for likelihoods")
     if model.variational:
-        terms = clock("elbo", metrics.elbo, model, x, seed=seed)
+        terms = clock("elbo", metrics.elbo, model, x, cond, seed=seed)
         out.update(neg_elbo=float(terms.neg_elbo.mean()), rec=float(terms.rec.mean()),
                    kl=float(terms.kl.mean()))
-        out["kl_per_dim"] = [float(v) for v in clock("kl_per_dim", metrics.kl_per_dimension, model, x)]
+        out["kl_per_dim"] = [float(v) for v in clock("kl_per_dim", metrics.kl_per_dimension, model, x,
+                                                     y=cond)]
         if iwae_k:
-            nll = -clock("nll_iwae", metrics.log_likelihood, model, x, k=iwae_k, seed=seed,
+            nll = -clock("nll_iwae", metrics.log_likelihood, model, x, cond, k=iwae_k, seed=seed,
                          progress=progress).mean()
             out.update(nll_iwae=float(nll), bits_per_dim=metrics.bits_per_dim(nll, int(np.prod(x.shape[1:]))))
     else:
-        out["rec"] = float(clock("rec", metrics.reconstruction_error, model, x).mean())
+        out["rec"] = float(clock("rec", metrics.reconstruction_error, model, x, cond).mean())
         notes.append(f"{type(model).__name__} has no posterior, so it has no ELBO, likelihood or KL; "
                      "rec is -log p(x | code)")
     if len(x) >= 2:
-        out["active_units"] = clock("active_units", metrics.active_units, model, x)
-    if y is not None and data.y_train is not None:
+        out["active_units"] = clock("active_units", metrics.active_units, model, x, y=cond)
+    if y is not None and data.labels is not None:
         out["probe_accuracy"] = clock("probe", metrics.probe_accuracy, model, data.x_train, data.y_train,
                                       x_raw, y)
     if classifier is not None:
-        out.update(clock("fidelity", _fidelity, model, data, x_raw, classifier, sampler, seed, notes))
+        out.update(clock("fidelity", _fidelity, model, data, x_raw, cond, classifier, sampler, seed, notes))
     return Evaluation(n=len(x), split=split, iwae_k=iwae_k if out.get("nll_iwae") is not None else 0,
                       notes=notes, seconds=clock.seconds, **out)
 
 
 @torch.no_grad()
-def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, classifier: FeatureClassifier,
-              sampler: Literal["prior"] | GMMSampler, seed: int, notes: list[str]) -> dict[str, Any]:
+def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, cond: np.ndarray | None,
+              classifier: FeatureClassifier, sampler: Literal["prior"] | GMMSampler, seed: int,
+              notes: list[str]) -> dict[str, Any]:
     """Fréchet distances and precision/recall in the classifier's feature space, on raw (not
     binarized) rows ``x`` (N, *shape): a decoder's means are grey levels, so they are compared with
-    grey levels."""
+    grey levels. A conditional model gets the rows' conditions ``cond``, and draws its samples for
+    them, so that samples and data have the same mix of classes."""
     n = len(x)
     out: dict[str, Any] = {"classifier_accuracy": classifier.meta.get("test_accuracy")}
     if n < 2:
         notes.append("Fréchet distances need at least 2 rows")
         return out
     real = features(classifier, x)
-    recon = decode_batched(model, embed_batched(model, x)).cpu()
+    y = None if cond is None else torch.as_tensor(cond, device=model.device)
+    recon = decode_batched(model, embed_batched(model, x, y), y).cpu()
     out["fd_recon"] = fidelity.frechet_distance(features(classifier, recon), real)
     rng = np.random.default_rng(seed)
     train = data.x_train[np.sort(rng.choice(len(data.x_train), min(n, len(data.x_train)), replace=False))]
@@ -173,9 +184,12 @@ def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, classifier: Feat
                      "score its samples")
         return out
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    fake = features(classifier, latent.sample(model, n, generator=generator, sampler=sampler,
-                                              batch_size=BATCH).cpu())
+    samples = latent.sample(model, n, generator=generator, sampler=sampler, y=y, batch_size=BATCH).cpu()
+    fake = features(classifier, samples)
     out["fd_samples"] = fidelity.frechet_distance(fake, real)
+    if model.conditional and model.config.condition == "label":
+        predicted = torch.cat([classifier(samples[i:i + BATCH]).argmax(1) for i in range(0, n, BATCH)])
+        out["label_accuracy"] = float((predicted == torch.as_tensor(cond)).float().mean())
     if n > PR_NEIGHBOURS:
         out["precision"], out["recall"] = fidelity.precision_recall(real, fake, k=PR_NEIGHBOURS)
     return out

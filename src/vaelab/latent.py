@@ -34,19 +34,21 @@ from vaelab.samplers import GMMSampler, fit_gmm
 __all__ = [
     "GMMSampler", "Interpolation", "Neighbours", "Traversal", "active_units", "apply_vector",
     "attribute_vector", "codes", "fit_gmm", "interpolate", "kl_per_dimension", "label_attribute",
-    "lerp", "nearest_training_examples", "sample", "slerp", "traverse",
+    "lerp", "nearest_training_examples", "restyle", "sample", "slerp", "traverse",
 ]
 
 
 
 @torch.no_grad()
 def sample(model: Autoencoder, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
-           sampler: Literal["prior"] | GMMSampler = "prior", batch_size: int = BATCH) -> Tensor:
-    """Decode ``n`` new codes: (n, *shape), means of p(x|z) in data units.
+           sampler: Literal["prior"] | GMMSampler = "prior", y: Array | None = None,
+           batch_size: int = BATCH) -> Tensor:
+    """Decode ``n`` new codes: (n, *shape), means of p(x|z, y) in data units.
 
     ``sampler="prior"`` draws z ~ N(0, temperature^2 I), the VAE's prior; a :class:`GMMSampler`
     draws from its mixture with each component's spread scaled by ``temperature`` > 0. Below 1,
     samples are more typical and less diverse (reduced-temperature sampling, Kingma & Dhariwal 2018).
+    A conditional model needs ``y``, the labels (n,) or conditions (n, A) of the n samples.
 
     >>> sample(vae, 16, temperature=0.7, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([16, 1, 8, 8])
@@ -66,7 +68,43 @@ def sample(model: Autoencoder, n: int, temperature: float = 1.0, generator: torc
         z = temperature * randn(n, z_dim, generator, torch.float32)  # (n, Z)
     else:
         raise ValueError(f"sampler={sampler!r} is not allowed; use 'prior' or a GMMSampler from fit_gmm")
-    return decode_batched(model, z, batch_size=batch_size)
+    y_t = None
+    if y is not None:
+        y_t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
+        if len(y_t) != n:
+            raise ValueError(f"y has {len(y_t)} rows; give one label or condition row per sample ({n})")
+    return decode_batched(model, z, y_t, batch_size=batch_size)
+
+
+@torch.no_grad()
+def restyle(model: Autoencoder, x: Array, y: Array, labels: Sequence[int],
+            batch_size: int = BATCH) -> Tensor:
+    """Style transfer with a label-conditioned model (Sohn et al. 2015; Kingma et al. 2014, fig. 4):
+    encode each input with its own label, keep its code z (the style: slant, thickness, ...) and
+    decode it with each of ``labels``.
+
+    Parameters
+    ----------
+    x : (N, *shape) inputs in data units; y : (N,) their labels.
+    labels : the L labels to decode every code with.
+
+    Returns
+    -------
+    (N, L, *shape) tensor in data units: row i is input i redrawn as each label.
+
+    >>> restyle(cvae, data.x_test[:3], data.y_test[:3], labels=range(10)).shape
+    torch.Size([3, 10, 1, 8, 8])
+    """
+    if not model.conditional or model.config.condition != "label":
+        raise ValueError(f"restyle needs a model conditioned on class labels (cvae on labeled data); "
+                         f"this {type(model).__name__} is not")
+    labels = list(labels)
+    if not labels:
+        raise ValueError("labels is empty; give at least one label to decode with")
+    z = embed_batched(model, rows(model, x, "x"), np.asarray(y), batch_size)  # (N, Z)
+    out = [decode_batched(model, z, torch.full((len(z),), int(k), device=model.device), batch_size)
+           for k in labels]
+    return torch.stack(out, dim=1)  # (N, L, *shape)
 
 
 # -- interpolation -----------------------------------------------------------------------------
@@ -223,20 +261,26 @@ class Traversal:
 
 @torch.no_grad()
 def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, values: Array | None = None,
-             n_dims: int = 5, reference: Array | None = None, batch_size: int = BATCH) -> Traversal:
+             n_dims: int = 5, reference: Array | None = None, batch_size: int = BATCH, *,
+             y: Array | None = None, reference_y: Array | None = None) -> Traversal:
     """Set one coordinate at a time of the code of one input ``x``, (*shape) or (1, *shape), to each
     of ``values`` (V,), default ``torch.linspace(-3, 3, 7)``, and decode.
 
     ``dims`` defaults to the ``n_dims`` most used dimensions on ``reference`` (N, *shape): highest
     mean KL (:func:`kl_per_dimension`) for a VAE, highest code variance for an AE; without a
-    reference, 0 .. n_dims - 1.
+    reference, 0 .. n_dims - 1. A conditional model needs ``x``'s condition ``y`` (1,) or (1, A),
+    used to embed and to decode, and ``reference_y`` for the reference rows.
 
     >>> t = traverse(vae, data.x_test[0], reference=data.x_test)
     >>> t.images.shape, len(t.dims)
     (torch.Size([5, 7, 1, 8, 8]), 5)
     """
     z_dim = model.config.latent_dim
-    z0 = model.embed(one_input(model, x, "x"))[0]  # (Z,)
+    y_t = None
+    if y is not None:  # one example's label (1,) or conditions (1, A)
+        y_t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
+        y_t = y_t.reshape(1, *y_t.shape[1:]) if y_t.ndim else y_t.reshape(1)
+    z0 = model.embed(one_input(model, x, "x"), y_t)[0]  # (Z,)
     values = torch.linspace(-3.0, 3.0, 7) if values is None else as_tensor(values, torch.device("cpu"))
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"values has shape {tuple(values.shape)}; allowed: (V,) with V >= 1")
@@ -244,23 +288,27 @@ def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, va
         check_int(n_dims, "n_dims", 1)
         dims = list(range(min(n_dims, z_dim)))
         if reference is not None:
-            dims = np.argsort(-_usage(model, reference, batch_size), kind="stable")[:len(dims)]
+            usage = _usage(model, reference, batch_size, reference_y)
+            dims = np.argsort(-usage, kind="stable")[:len(dims)]
     dims = [int(d) for d in dims]
     if not dims or not all(0 <= d < z_dim for d in dims):
         raise ValueError(f"dims={dims} is not allowed; give at least one latent dimension in 0..{z_dim - 1}")
     z = z0.repeat(len(dims), len(values), 1)  # (D, V, Z)
     for i, d in enumerate(dims):
         z[i, :, d] = values.to(z)
-    out = decode_batched(model, z.reshape(-1, z_dim), batch_size=batch_size)  # (D * V, *shape)
+    n = len(dims) * len(values)
+    y_all = None if y_t is None else y_t.expand(n, *y_t.shape[1:])
+    out = decode_batched(model, z.reshape(-1, z_dim), y_all, batch_size=batch_size)  # (D * V, *shape)
     return Traversal(out.reshape(len(dims), len(values), *out.shape[1:]), dims, values, z)
 
 
-def _usage(model: Autoencoder, x: Array, batch_size: int) -> np.ndarray:
+def _usage(model: Autoencoder, x: Array, batch_size: int, y: Array | None = None) -> np.ndarray:
     """How much each latent dimension is used on ``x``: mean KL (VAE) or code variance (AE): (Z,)."""
     x = rows(model, x, "reference")
-    if isinstance(model.encode(as_tensor(x[:1], model.device)), DiagonalGaussian):
-        return kl_per_dimension(model, x, batch_size)
-    return embed_batched(model, x, batch_size=batch_size).cpu().double().var(0, unbiased=False).numpy()
+    y1 = None if y is None else torch.as_tensor(np.asarray(y[:1]), device=model.device)
+    if isinstance(model.encode(as_tensor(x[:1], model.device), y1), DiagonalGaussian):
+        return kl_per_dimension(model, x, batch_size, y=y)
+    return embed_batched(model, x, y, batch_size).cpu().double().var(0, unbiased=False).numpy()
 
 
 # -- memorization check ------------------------------------------------------------------------

@@ -99,13 +99,23 @@ COLLAPSE_NATS = 0.1
 
 
 def kl_collapse(history: list[dict[str, float]], nats: float = COLLAPSE_NATS) -> int | None:
-    """The first epoch whose training KL is below ``nats`` while the KL weight is positive, from
-    per-epoch records with ``epoch``, ``train_kl`` and ``kl_weight`` (the lines of metrics.jsonl);
-    None if the KL never collapsed."""
+    """The epoch from which the KL stayed collapsed: the first of the run of final epochs whose
+    training KL is below ``nats`` (with a positive KL weight), from per-epoch records with ``epoch``,
+    ``train_kl`` and ``kl_weight`` (the lines of metrics.jsonl). None if the last epoch's KL is
+    above ``nats``: a KL that dips early and recovers is not a collapse.
+
+    >>> kl_collapse([{"epoch": 1, "train_kl": 5.0}, {"epoch": 2, "train_kl": 0.01},
+    ...              {"epoch": 3, "train_kl": 0.02}])
+    2
+    """
+    first = None
     for record in history:
-        if record.get("kl_weight", 1.0) > 0 and record.get("train_kl", math.inf) < nats:
-            return int(record["epoch"])
-    return None
+        low = record.get("train_kl", math.inf) < nats
+        if low and record.get("kl_weight", 1.0) > 0:
+            first = first if first is not None else int(record["epoch"])
+        elif not low:
+            first = None
+    return first
 
 
 def iwae_bound(log_weights: Tensor) -> Tensor:

@@ -45,8 +45,9 @@ def _labels(model: Autoencoder, y: Array | None, n: int) -> Tensor | None:
     if y is None:
         return None
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
-    if y.shape != (n,):
-        raise ValueError(f"y has shape {tuple(y.shape)}; allowed: ({n},), one label per row of x")
+    if y.ndim not in (1, 2) or len(y) != n:
+        raise ValueError(f"y has shape {tuple(y.shape)}; allowed: ({n},) labels or ({n}, A) conditions, "
+                         "one row per row of x")
     return y
 
 
@@ -201,25 +202,29 @@ def bits_per_dim(nats: float, n_dims: int) -> float:
 
 
 @torch.no_grad()
-def kl_per_dimension(model: Autoencoder, x: Array, batch_size: int = BATCH) -> np.ndarray:
+def kl_per_dimension(model: Autoencoder, x: Array, batch_size: int = BATCH, *,
+                     y: Array | None = None) -> np.ndarray:
     """Mean over inputs ``x`` (N, *shape) of KL(q(z_j|x) || N(0, 1)) for each latent dimension j,
-    in nats: float64 (Z,). Dimensions near 0 are unused (posterior collapse). VAE only.
+    in nats: float64 (Z,). Dimensions near 0 are unused (posterior collapse). VAE only; a
+    conditional model needs the labels or conditions ``y``.
 
     >>> kl_per_dimension(vae, data.x_test).shape
     (8,)
     """
     total = torch.zeros(model.config.latent_dim, dtype=torch.float64)  # on the CPU: MPS has no float64
-    for xb, _ in _batches(model, x, None, batch_size):
-        q = _posterior(model, xb, None, "KL per dimension")
+    for xb, yb in _batches(model, x, y, batch_size):
+        q = _posterior(model, xb, yb, "KL per dimension")
         total += q.kl().sum(0).cpu().double()  # closed form, Kingma & Welling 2014, App. B
     return (total / len(x)).numpy()
 
 
 @torch.no_grad()
-def active_units(model: Autoencoder, x: Array, threshold: float = 0.01, batch_size: int = BATCH) -> int:
+def active_units(model: Autoencoder, x: Array, threshold: float = 0.01, batch_size: int = BATCH, *,
+                 y: Array | None = None) -> int:
     """Number of active latent units on inputs ``x`` (N >= 2 rows): unit u is active when
     Cov_x(E_q[z_u | x]) > threshold, the variance over x of its posterior mean (Burda et al. 2016,
     sec. 5.2). For an AE the codes are used, and the threshold depends on their arbitrary scale.
+    A conditional model needs the labels or conditions ``y``.
 
     >>> n_active = active_units(vae, data.x_test)        # an int from 0 to Z
     """
@@ -228,7 +233,8 @@ def active_units(model: Autoencoder, x: Array, threshold: float = 0.01, batch_si
         raise ValueError(f"x has {len(x)} row(s); at least 2 are needed for a variance")
     if not (isinstance(threshold, int | float) and threshold >= 0):
         raise ValueError(f"threshold={threshold!r} is not allowed; it must be a number >= 0")
-    variance = embed_batched(model, x, batch_size=batch_size).cpu().double().var(0, unbiased=False)  # (Z,)
+    y = _labels(model, y, len(x))
+    variance = embed_batched(model, x, y, batch_size).cpu().double().var(0, unbiased=False)  # (Z,)
     return int((variance > threshold).sum())
 
 
@@ -237,7 +243,9 @@ def probe_accuracy(model: Autoencoder, x_train: Array, y_train: Array, x_test: A
                    *, batch_size: int = BATCH, max_iter: int = 1000) -> float:
     """Linear-probe accuracy: a logistic regression fitted to the deterministic codes (posterior
     means) of ``x_train`` (N, *shape) with labels ``y_train`` (N,), scored on ``x_test``/``y_test``.
-    How linearly the codes separate the classes; the usual representation-quality check.
+    How linearly the codes separate the classes; the usual representation-quality check. A model
+    conditioned on the labels is encoded with them, and then a high accuracy means that z repeats
+    the label the decoder already gets.
 
     >>> probe_accuracy(vae, data.x_train, data.y_train, data.x_test, data.y_test)   # in [0, 1]
     """
@@ -252,7 +260,8 @@ def probe_accuracy(model: Autoencoder, x_train: Array, y_train: Array, x_test: A
         if y.shape != (len(x),):
             raise ValueError(f"{name} has {len(x)} rows but its labels have shape {y.shape}; "
                              "allowed: one label per row")
-        codes.append(embed_batched(model, x, batch_size=batch_size).cpu().double().numpy())
+        given = y if model.conditional else None
+        codes.append(embed_batched(model, x, given, batch_size).cpu().double().numpy())
     if len(np.unique(y_train)) < 2:
         raise ValueError("y_train holds a single class; a probe needs at least 2")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))

@@ -17,7 +17,9 @@ import torch
 from vaelab import plots
 from vaelab.checkpoint import atomic_path, read_metrics
 from vaelab.data import Dataset
+from vaelab.losses import kl_collapse
 from vaelab.models import Autoencoder
+from vaelab.noise import psnr
 
 SUFFIXES = (".png", ".npy", ".csv")
 
@@ -130,23 +132,62 @@ def read_codes(path: str | os.PathLike[str], latent_dim: int) -> np.ndarray:
 
 @torch.no_grad()
 def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path]:
-    """The standard pictures of a run: training curves; for images, test reconstructions and
-    samples from the prior (figures/*.png); for tables, samples in RUN/samples.csv."""
+    """The standard pictures of a run: training curves (marking a KL collapse); for images, test
+    reconstructions, samples from the prior (one row per class for a cvae) and, for a model trained
+    with noise, a denoising example (figures/*.png); for tables, samples in RUN/samples.csv."""
     info = model.data_info
     figs = out / "figures"
-    curves = plots.training_curves(read_metrics(out), title=str(out))
+    history = read_metrics(out)
+    collapsed = kl_collapse(history) if model.variational else None
+    curves = plots.training_curves(history, title=str(out), collapse_epoch=collapsed)
     written = [save_figure(curves, figs / "curves.png")]
     gen = torch.Generator(device=model.device).manual_seed(0)
+    y_test = None
+    if model.conditional and data.y_test is not None:
+        y_test = torch.as_tensor(data.y_test, device=model.device)
     if info.get("kind") == "image":
         x = data.x_test[:30]
-        recon = model.reconstruct(torch.from_numpy(x).to(model.device)).cpu().numpy()
+        xt = torch.from_numpy(x).to(model.device)
+        yt = None if y_test is None else y_test[:30]
+        recon = model.reconstruct(xt, yt).cpu().numpy()
         grid = plots.reconstruction_grid(x, recon, tuple(info["value_range"]))
         written.append(save_figure(grid, figs / "reconstructions.png"))
-        if model.generative:
+        if model.noise != "none":
+            noisy = model.corrupt(xt[:16], torch.Generator(device=model.device).manual_seed(0))
+            denoised = model.reconstruct(noisy, None if yt is None else yt[:16]).cpu().numpy()
+            vr = tuple(info["value_range"])
+            gain = psnr(x[:16], denoised, vr) - psnr(x[:16], noisy.cpu().numpy(), vr)
+            fig = plots.denoising_grid(x[:16], noisy.cpu().numpy(), denoised, vr,
+                                       title=f"{model.noise}: PSNR gain {gain:+.2f} dB on these test images")
+            written.append(save_figure(fig, figs / "denoising.png"))
+        if model.generative and model.conditional and model.config.condition == "label":
+            classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
+            per = 10
+            labels = torch.arange(len(classes), device=model.device).repeat_interleave(per)
+            samples = model.sample(len(labels), labels, generator=gen).cpu().numpy()
+            fig = plots.labelled_rows(samples.reshape(len(classes), per, *samples.shape[1:]),
+                                      tuple(info["value_range"]), list(classes),
+                                      title="samples from the prior, one row per label")
+            written.append(save_figure(fig, figs / "samples.png"))
+        elif model.generative and not model.conditional:
             samples = model.sample(64, generator=gen).cpu().numpy()
             written.append(write_data(figs / "samples.png", samples, info,
                                       title="samples from the prior"))
     elif model.generative:
-        samples = model.sample(100, generator=gen).cpu().numpy()
-        written.append(write_data(out / "samples.csv", samples, info))
+        if model.conditional and y_test is not None:
+            y = y_test[torch.arange(100, device=model.device) % len(y_test)]
+            samples = model.sample(100, y, generator=gen).cpu().numpy()
+            given = y.cpu().numpy()
+            if model.config.condition == "label":  # the label column, by class name
+                classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
+                written.append(write_csv(out / "samples.csv", samples, info["columns"],
+                                         labels=np.array([classes[k] for k in given]),
+                                         label_name=info.get("label_column") or "label"))
+            else:  # the condition columns first, then the features
+                names = [*info["condition_columns"], *info["columns"]]
+                written.append(write_csv(out / "samples.csv", np.concatenate([given, samples], axis=1),
+                                         names))
+        elif not model.conditional:
+            samples = model.sample(100, generator=gen).cpu().numpy()
+            written.append(write_data(out / "samples.csv", samples, info))
     return written

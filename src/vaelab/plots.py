@@ -141,6 +141,62 @@ def interpolation_strip(images: np.ndarray, value_range: tuple[float, float],
     return fig
 
 
+def labelled_rows(images: np.ndarray, value_range: tuple[float, float], row_labels: Sequence[str],
+                  col_labels: Sequence[str] | None = None, title: str | None = None) -> Figure:
+    """One grid of R rows by K columns, each row named at its left and, optionally, each column below.
+
+    Parameters
+    ----------
+    images : (R, K, C, H, W) in data units: row r holds the K images ``images[r]``.
+    value_range : (lo, hi) of the data, mapped to black and white.
+    row_labels : R names, written as y tick labels at the left of their rows (e.g. class names).
+    col_labels : K names, written as x tick labels under their columns; no x ticks if None.
+    title : drawn above the grid.
+
+    Examples
+    --------
+    >>> x = np.zeros((2, 3, 1, 8, 8))  # 2 classes x 3 samples
+    >>> fig = labelled_rows(x, (0, 1), ["cat", "dog"])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['cat', 'dog']
+    """
+    x = _images(images, "(R, K, C, H, W)")
+    n_rows, n_cols = x.shape[:2]
+    if len(row_labels) != n_rows:
+        raise ValueError(f"row_labels must have one label per row of images (R, K, C, H, W), "
+                         f"length R = {n_rows}; got {len(row_labels)}")
+    if col_labels is not None and len(col_labels) != n_cols:
+        raise ValueError(f"col_labels must have one label per column of images (R, K, C, H, W), "
+                         f"length K = {n_cols}; got {len(col_labels)}")
+    fig, ax, xs, ys = _labelled_tiles(x.reshape(-1, *x.shape[2:]), value_range, n_cols, title)
+    ax.set_yticks(ys, [str(label) for label in row_labels])
+    ax.set_xticks([] if col_labels is None else xs,
+                  [] if col_labels is None else [str(label) for label in col_labels])
+    return fig
+
+
+def denoising_grid(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
+                   value_range: tuple[float, float], title: str | None = None) -> Figure:
+    """Clean inputs, their corrupted versions and the model's outputs, in three labelled rows.
+
+    Parameters
+    ----------
+    clean, noisy, denoised : (N, C, H, W) each, in data units; column i shows one input throughout.
+    value_range : (lo, hi) of the data, mapped to black and white.
+    title : drawn above the grid, e.g. with the PSNR the caller measured.
+
+    Examples
+    --------
+    >>> fig = denoising_grid(x, x_noisy, model.reconstruct(x_noisy), (0, 1),  # doctest: +SKIP
+    ...                      title="PSNR 14.2 dB -> 21.7 dB")
+    """
+    rows = [_images(a, "(N, C, H, W)") for a in (clean, noisy, denoised)]
+    if not rows[0].shape == rows[1].shape == rows[2].shape:
+        raise ValueError(f"clean, noisy and denoised must have the same shape (N, C, H, W); got "
+                         f"{rows[0].shape}, {rows[1].shape} and {rows[2].shape}")
+    return labelled_rows(np.stack(rows), value_range, ["clean", "noisy", "denoised"], title=title)
+
+
 def traversal_grid(images: np.ndarray, value_range: tuple[float, float], dims: Sequence[int],
                    values: Sequence[float], title: str | None = None) -> Figure:
     """Latent traversals: row i changes dimension ``dims[i]`` through ``values``, all else fixed.
@@ -159,10 +215,8 @@ def traversal_grid(images: np.ndarray, value_range: tuple[float, float], dims: S
     if (len(dims), len(values)) != x.shape[:2]:
         raise ValueError(f"images hold {x.shape[0]} dims x {x.shape[1]} values but got "
                          f"{len(dims)} dims and {len(values)} values")
-    fig, ax, xs, ys = _labelled_tiles(x.reshape(-1, *x.shape[2:]), value_range, x.shape[1], title)
-    ax.set_xticks(xs, [_fmt(v) for v in values])
-    ax.set_yticks(ys, [f"z{d}" for d in dims])
-    ax.set_xlabel("value of the traversed dimension")
+    fig = labelled_rows(x, value_range, [f"z{d}" for d in dims], [_fmt(v) for v in values], title)
+    fig.axes[0].set_xlabel("value of the traversed dimension")
     return fig
 
 
@@ -292,8 +346,23 @@ def kl_per_dimension(kl: np.ndarray, threshold: float = 0.01, sort: bool = True,
     return fig
 
 
-def training_curves(history: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
-    """Loss, reconstruction and KL per epoch, training and validation (from metrics.jsonl)."""
+def training_curves(history: Sequence[dict[str, Any]], title: str | None = None,
+                    collapse_epoch: int | None = None) -> Figure:
+    """Loss, reconstruction and KL per epoch, training and validation (from metrics.jsonl).
+
+    Parameters
+    ----------
+    history : one record per epoch with ``epoch``, ``train_loss``, ``train_rec``, ``train_kl``, and
+        optionally ``val_*`` (a validation curve) and ``kl_weight``; a weight that is not 1.0
+        throughout (warm-up, cyclical schedules) is drawn on a second y axis of the KL panel.
+    title : drawn above the three panels.
+    collapse_epoch : the epoch the KL collapsed (see :func:`vaelab.losses.kl_collapse`), marked by a
+        dashed red line on every panel; None marks nothing.
+
+    Examples
+    --------
+    >>> fig = training_curves(read_metrics(run), collapse_epoch=kl_collapse(history))  # doctest: +SKIP
+    """
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(10.0, 3.2), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -302,10 +371,24 @@ def training_curves(history: Sequence[dict[str, Any]], title: str | None = None)
         ax.plot(epochs, [r[f"train_{key}"] for r in history], label="train")
         if history and f"val_{key}" in history[0]:
             ax.plot(epochs, [r[f"val_{key}"] for r in history], label="validation")
+        if collapse_epoch is not None:
+            ax.axvline(collapse_epoch, color="tab:red", linestyle="--", linewidth=1)
         ax.set_xlabel("epoch")
         ax.set_title(label)
         ax.grid(alpha=0.3)
     axes[0].legend()
+    if collapse_epoch is not None:
+        # Written up along the line, on its roomier side, so that it stays inside the panel.
+        right = collapse_epoch <= np.mean(axes[2].get_xlim())
+        axes[2].annotate(f"KL collapsed (epoch {collapse_epoch})", (collapse_epoch, 0.97),
+                         xycoords=("data", "axes fraction"), xytext=(3 if right else -3, 0),
+                         textcoords="offset points", rotation=90, ha="left" if right else "right",
+                         va="top", color="tab:red", fontsize=8)
+    weights = [r.get("kl_weight", 1.0) for r in history]
+    if any(w != 1.0 for w in weights):
+        twin = axes[2].twinx()
+        twin.plot(epochs, weights, color="0.5", linewidth=0.8)
+        twin.set_ylabel("KL weight", color="0.5")
     if title:
         fig.suptitle(title)
     return fig

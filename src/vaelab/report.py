@@ -27,6 +27,7 @@ import torch
 
 from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent
 from vaelab.data import Dataset
+from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm
 
@@ -73,15 +74,19 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
         gmm = cached_gmm(model, run_dir)
         gmm_note = f"the mixture cached in {GMM_FILE}"
         if gmm is None:
-            gmm = latent.fit_gmm(model, data.x_train, n_components=min(10, len(data.x_train)), seed=0)
+            gmm = latent.fit_gmm(model, data.x_train, n_components=min(10, len(data.x_train)), seed=0,
+                                 y=data.y_train if model.conditional else None)
             gmm_note = "a mixture fitted to the training codes for this report"
     else:
         gmm_note = "a mixture fitted to the training codes"
-    page = _Page(data)
+    if model.conditional and data.y_train is None:
+        raise ValueError(f"{type(model).__name__} is conditional: {data.info.name} needs the labels or "
+                         "condition columns it was trained with")
+    page = _Page(data, model.conditional)
     with torch.no_grad():
         sections = [("summary", "Run summary", _summary(model, run_dir, data)),
                     ("evaluation", "Evaluation", _evaluation(run_dir)),
-                    ("curves", "Training curves", _curves(run_dir)),
+                    ("curves", "Training curves", _curves(run_dir, model)),
                     ("reconstructions", "Reconstructions", _reconstructions(page, model)),
                     ("samples", "Samples", _samples(page, model, gmm, gmm_note)),
                     ("interpolation", "Interpolation", _interpolation(page, model)),
@@ -143,8 +148,10 @@ def _describe(model: Autoencoder, data: Dataset) -> str:
 class _Page:
     """How the data are shown: image grids, or tables with the data's column names."""
 
-    def __init__(self, data: Dataset) -> None:
+    def __init__(self, data: Dataset, conditional: bool = False) -> None:
         self.data, info = data, data.info
+        #: the test rows' labels or conditions, which a conditional model is given with them
+        self.cond = data.y_test if conditional else None
         self.image = info.kind == "image"
         self.value_range = tuple(info.value_range)
         self.columns = list(info.columns or [f"x{i}" for i in range(int(np.prod(info.shape)))])
@@ -152,10 +159,14 @@ class _Page:
     def label(self, i: int) -> str:
         """Test row i with its class, e.g. "test row 3 (class 7)"."""
         y = self.data.y_test
-        if y is None:
+        if y is None or self.data.labels is None:
             return f"test row {i}"
         classes = self.data.info.classes
         return f"test row {i} (class {classes[y[i]] if classes else y[i]})"
+
+    def given(self, i: int, j: int) -> np.ndarray | None:
+        """Conditions of test rows i..j-1 for a conditional model, else None."""
+        return None if self.cond is None else self.cond[i:j]
 
     def rows(self, x: np.ndarray, first: str | None = None, keys: Sequence[Any] = ()) -> str:
         """A table of rows ``x`` (N, D) under the column names, with an optional first column."""
@@ -200,7 +211,8 @@ EVALUATION_ROWS = {
     "kl": "KL (nats)", "nll_iwae": "NLL, importance-weighted (nats)", "iwae_k": "importance samples k",
     "bits_per_dim": "bits per dimension", "active_units": "active units",
     "probe_accuracy": "linear probe accuracy",
-    "classifier_accuracy": "feature classifier accuracy", "fd_samples": "Fréchet distance: samples",
+    "classifier_accuracy": "feature classifier accuracy",
+    "label_accuracy": "label accuracy of conditional samples", "fd_samples": "Fréchet distance: samples",
     "fd_recon": "Fréchet distance: reconstructions", "fd_floor": "Fréchet distance: train (floor)",
     "precision": "precision (k-NN)", "recall": "recall (k-NN)",
 }
@@ -223,20 +235,30 @@ def _evaluation(run_dir: Path) -> str:
             f"<code>vaelab evaluate</code>.</p>{_kv(rows)}{extra}")
 
 
-def _curves(run_dir: Path) -> str:
+def _curves(run_dir: Path, model: Autoencoder) -> str:
     history = checkpoint.read_metrics(run_dir)
     if not history:
         return '<p class="note">No completed epoch yet, so no curves.</p>'
-    return _img(plots.training_curves(history), "loss, reconstruction and KL per epoch")
+    collapsed = kl_collapse(history) if model.variational else None
+    note = ""
+    if collapsed is not None:
+        note = (f'<p class="note">The KL fell below {COLLAPSE_NATS} nats at epoch {collapsed} and stayed '
+                "there: the posterior collapsed and the decoder ignores z. Try a KL warm-up "
+                "(--kl-warmup 10), cyclical annealing (--kl-schedule cyclical), free bits "
+                "(--free-bits 0.5) or a smaller --beta.</p>")
+    return note + _img(plots.training_curves(history, collapse_epoch=collapsed),
+                       "loss, reconstruction and KL per epoch")
 
 
-def _reconstruct(model: Autoencoder, x: np.ndarray) -> np.ndarray:
-    return model.reconstruct(torch.from_numpy(x).to(model.device)).cpu().numpy()
+def _reconstruct(model: Autoencoder, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    y_t = None if y is None else torch.as_tensor(y, device=model.device)
+    return model.reconstruct(torch.from_numpy(x).to(model.device), y_t).cpu().numpy()
 
 
 def _reconstructions(page: _Page, model: Autoencoder) -> str:
-    x = page.data.x_test[:20 if page.image else N_SHOWN]
-    recon = _reconstruct(model, x)
+    n = 20 if page.image else N_SHOWN
+    x = page.data.x_test[:n]
+    recon = _reconstruct(model, x, page.given(0, n))
     if page.image:
         return _img(plots.reconstruction_grid(x, recon, page.value_range),
                     "test images above their reconstructions")
@@ -251,22 +273,44 @@ def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) ->
     blocks = []
     sources: list[tuple[str, str | GMMSampler]] = [("the prior N(0, I)", "prior")] if model.generative else []
     sources.append((f"a {len(gmm.weights)}-component GMM over the codes", gmm))
+    y, classes = None, None
+    if page.cond is not None and model.config.condition == "label":  # a row of 8 per class
+        classes = list(page.data.info.classes or range(model.config.n_conditions))
+        n = 8 * len(classes)
+        y = np.repeat(np.arange(len(classes)), 8)
+    elif page.cond is not None:  # each sample gets a test row's conditions
+        y = page.cond[np.arange(n) % len(page.cond)]
     for title, sampler in sources:
-        x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler)
+        x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler, y=y)
         x = x.cpu().numpy()
-        blocks.append(f"<h3>From {title}</h3>" + (_img(plots.image_grid(x, page.value_range), title)
-                                                   if page.image else page.rows(x)))
+        if page.image and classes is not None:
+            shown = _img(plots.labelled_rows(x.reshape(len(classes), 8, *x.shape[1:]), page.value_range,
+                                             [str(c) for c in classes]), title)
+        elif page.image:
+            shown = _img(plots.image_grid(x, page.value_range), title)
+        else:
+            shown = page.rows(x)
+        blocks.append(f"<h3>From {title}</h3>" + shown)
     note = "the same seed for both" if model.generative else "an AE has no prior"
+    if classes is not None:
+        note += "; one row per label"
+    elif y is not None:
+        note += "; each sample gets a test row's conditions"
     return (_side_by_side(*blocks) + f'<p class="note">GMM: {html.escape(gmm_note)} (ex-post '
             f"density estimation, Ghosh et al. 2020); {note}.</p>")
 
 
 def _pair(page: _Page) -> tuple[int, int] | None:
-    """Two test rows, of different classes where there are labels."""
+    """Two test rows, of different classes where there are labels; of the same class for a
+    label-conditioned model, which decodes the whole path with one label."""
     n, y = len(page.data.x_test), page.data.y_test
     if n < 2:
         return None
-    if y is not None:
+    if page.cond is not None and y is not None and y.ndim == 1:
+        same = np.flatnonzero(y[1:] == y[0]) + 1
+        if len(same):
+            return 0, int(same[0])
+    elif y is not None and y.ndim == 1:
         other = np.flatnonzero(y != y[0])
         if len(other):
             return 0, int(other[0])
@@ -279,7 +323,8 @@ def _interpolation(page: _Page, model: Autoencoder) -> str:
         return '<p class="note">The test split has fewer than 2 rows.</p>'
     i, j = pair
     x = page.data.x_test
-    frames = latent.interpolate(model, x[i:i + 1], x[j:j + 1], steps=10, method="slerp")
+    frames = latent.interpolate(model, x[i:i + 1], x[j:j + 1], steps=10, method="slerp",
+                                y=page.given(i, i + 1))
     frames_np = frames.decoded.cpu().numpy()
     title = f"slerp from {page.label(i)} to {page.label(j)}"
     if page.image:
@@ -290,7 +335,8 @@ def _interpolation(page: _Page, model: Autoencoder) -> str:
 
 def _traversals(page: _Page, model: Autoencoder) -> str:
     x = page.data.x_test
-    t = latent.traverse(model, x[:1], reference=x, n_dims=min(5, model.config.latent_dim))
+    t = latent.traverse(model, x[:1], reference=x, n_dims=min(5, model.config.latent_dim),
+                        y=page.given(0, 1), reference_y=page.cond)
     title = f"{page.label(0)}, most used dimensions first"
     if page.image:
         return _img(plots.traversal_grid(t.images.cpu().numpy(), page.value_range, t.dims,
@@ -302,9 +348,10 @@ def _traversals(page: _Page, model: Autoencoder) -> str:
 
 
 def _latent_map(model: Autoencoder, data: Dataset) -> str:
-    z = latent.codes(model, data.x_test)
+    cond = data.y_test if model.conditional else None
+    z = latent.codes(model, data.x_test, cond)
     how = "z0 and z1" if z.shape[1] <= 2 else "the first two principal components"
-    fig = plots_latent.latent_scatter(z, data.y_test, class_names=data.info.classes,
+    fig = plots_latent.latent_scatter(z, data.y_test if data.labels else None, class_names=data.info.classes,
                                       title=f"codes of {len(z)} test rows")
     return (f'<p class="note">Codes ({"posterior means" if model.generative else "encoder outputs"}) '
             f"of the test rows, {how}, coloured by label.</p>" + _img(fig, "latent map"))
@@ -314,12 +361,13 @@ def _dimensions(model: Autoencoder, data: Dataset) -> str:
     x, z_dim = data.x_test, model.config.latent_dim
     if len(x) < 2:
         return '<p class="note">The test split has fewer than 2 rows.</p>'
-    active = metrics.active_units(model, x)
+    cond = data.y_test if model.conditional else None
+    active = metrics.active_units(model, x, y=cond)
     text = (f"<p><b>{active} of {z_dim}</b> active units: dimensions whose code varies over the test "
             "rows with variance above 0.01 (Burda et al. 2016, sec. 5.2)")
     if not model.generative:
         return text + "; an AE's codes have an arbitrary scale, so the count is only a hint.</p>"
-    kl = metrics.kl_per_dimension(model, x)
+    kl = metrics.kl_per_dimension(model, x, y=cond)
     return (text + f". The plot counts another way: dimensions whose mean KL exceeds 0.01 nats "
             f"({int((kl > 0.01).sum())} of {z_dim}). Total KL on the test rows: {kl.sum():.3g} "
             "nats.</p>" + _img(plots.kl_per_dimension(kl), "KL per latent dimension"))

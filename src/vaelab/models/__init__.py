@@ -36,10 +36,13 @@ def _condition(model_cls: type[Autoencoder], config: ModelConfig, info: Any) -> 
             raise ValueError(f"condition={config.condition!r} applies only to conditional models "
                              f"(cvae), not to {config.model!r}")
         return "none", 0
-    if info.condition_columns:
-        return "columns", len(info.condition_columns)
-    if info.classes:
-        return "label", len(info.classes)
+    found = ("columns", len(info.condition_columns)) if info.condition_columns else (
+        ("label", len(info.classes)) if info.classes else None)
+    if found is not None:
+        if config.condition not in (AUTO, found[0]):
+            raise ValueError(f"condition={config.condition!r} does not match the data: {info.name} gives "
+                             f"{found[0]}s to condition on")
+        return found
     raise ValueError(f"{info.name}: model {config.model!r} is conditional but the data have neither class "
                      "labels nor condition columns; use labeled data (--label-column for a CSV) or "
                      "--condition-columns")

@@ -84,7 +84,7 @@ class Autoencoder(nn.Module, ABC):
                 "the model config is not resolved (input_shape, arch, likelihood, hidden); "
                 "build models with vaelab.build_model(config, data)"
             )
-        if self.conditional and config.condition not in ("label", "columns"):
+        if self.conditional and (config.condition not in ("label", "columns") or config.n_conditions < 1):
             raise ValueError(
                 f"a {type(self).__name__} needs a condition (labels or condition columns); build it with "
                 "vaelab.build_model(config, data) on labeled data"
@@ -151,12 +151,19 @@ class Autoencoder(nn.Module, ABC):
 
     def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """``x`` (B, *shape) with the model's training corruption ``self.noise`` applied, clipped to
-        the data's value range; ``x`` itself when the noise is ``"none"``."""
+        the data's value range; ``x`` itself when the noise is ``"none"``.
+
+        Levels are in units of the value range for images (whatever the likelihood, so that
+        ``gaussian:0.3`` means the same on every image model) and of the scaler's units for tables
+        (column standard deviations under the Gaussian likelihood)."""
         if self.noise == "none":
             return x
         value_range = self.data_info.get("value_range")
-        return corrupt(x, self.noise, self.scaler.shift, self.scaler.scale,
-                       None if value_range is None else tuple(value_range), generator)
+        vr = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        shift, scale = self.scaler.shift, self.scaler.scale
+        if self.data_info.get("kind") == "image" and vr is not None and vr[1] > vr[0]:
+            shift, scale = torch.full_like(shift, vr[0]), torch.full_like(scale, vr[1] - vr[0])
+        return corrupt(x, self.noise, shift, scale, vr, generator)
 
     def training_input(self, x: Tensor) -> Tensor:
         """What the encoder sees in ``loss``: the corrupted ``x`` in training mode, ``x`` in eval."""

@@ -69,6 +69,12 @@ class Condition(nn.Module):
             if y.ndim != 1 or y.dtype.is_floating_point:
                 raise ValueError(f"labels y must be integer class ids of shape (B,), got {y.dtype} "
                                  f"{tuple(y.shape)}")
+            # On an accelerator the check would cost a device sync per training step, so there it
+            # runs only without autograd (inference); training labels were checked at loading.
+            checked = y.device.type == "cpu" or not torch.is_grad_enabled()
+            if checked and len(y) and (int(y.min()) < 0 or int(y.max()) >= self.n):
+                bad = y[(y < 0) | (y >= self.n)][0]
+                raise ValueError(f"label {int(bad)} is out of range; labels are 0 to {self.n - 1}")
             if self.embedding is not None:
                 return self.embedding(y)
             return F.one_hot(y.long(), self.n).float()  # (B, n)

@@ -13,8 +13,17 @@ The public API in five verbs::
 units, a linear probe, and Fréchet distances in the features of a classifier trained on the labels
 (``vaelab.metrics``, ``vaelab.fidelity``, ``vaelab.classifier``).
 
+Conditional and denoising models are the same verbs with ``y`` and ``noise``::
+
+    cvae = vaelab.build_model(data=data, model="cvae")         # encoder and decoder see the label
+    vaelab.fit(cvae, data.x_train, data.y_train)
+    sevens = cvae.sample(8, y=torch.full((8,), 7))
+    dae = vaelab.build_model(data=data, model="dae", noise="gaussian:0.3")
+    clean = dae.reconstruct(noisy_images)
+
 Beyond the verbs: ``vaelab.latent`` (sampling with temperature or a GMM fitted to the codes,
-interpolation, attribute vectors, traversals), ``vaelab.metrics``, ``vaelab.plots`` and
+interpolation, attribute vectors, traversals, restyling), ``vaelab.losses`` (KL schedules, free bits,
+the IWAE bound), ``vaelab.noise`` (corruption, PSNR), ``vaelab.metrics``, ``vaelab.plots`` and
 ``vaelab.plots_latent`` (figures, returned and never saved).
 """
 
@@ -22,14 +31,16 @@ __version__ = "0.1.0"
 
 from vaelab.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
 from vaelab.data import Dataset, DataInfo, load_dataset  # noqa: E402
-from vaelab.models import AE, VAE, Autoencoder, Losses, build_model  # noqa: E402
+from vaelab.models import AE, CVAE, DAE, VAE, Autoencoder, Losses, build_model  # noqa: E402
 from vaelab.checkpoint import load_model as load  # noqa: E402
 from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device  # noqa: E402
 from vaelab.evaluation import Evaluation, evaluate  # noqa: E402
-from vaelab import classifier, fidelity, latent, metrics, plots, plots_latent  # noqa: E402
+from vaelab import classifier, fidelity, latent, losses, metrics, noise, plots, plots_latent  # noqa: E402
 
 __all__ = [
     "AE",
+    "CVAE",
+    "DAE",
     "VAE",
     "Autoencoder",
     "DataConfig",
@@ -50,7 +61,9 @@ __all__ = [
     "latent",
     "load",
     "load_dataset",
+    "losses",
     "metrics",
+    "noise",
     "plots",
     "plots_latent",
     "resolve_device",

@@ -2,12 +2,14 @@
 
 A denoising autoencoder (Vincent et al. 2008, "Extracting and composing robust features with
 denoising autoencoders") is trained to rebuild the clean x from a corrupted x~; the same corruption
-turns a VAE into a denoising VAE (Im et al. 2017). Each kind is a pure function of the data in the
-model's normalized units u = (x - shift) / scale, in which the levels are defined:
+turns a VAE into a denoising VAE (Im et al. 2017). Each kind is a pure function of the data in
+normalized units u = (x - shift) / scale, in which the levels are defined; models use the value
+range for images (u in [0, 1]) and their standardization for tables (u in column standard
+deviations), see :meth:`vaelab.Autoencoder.corrupt`:
 
 - ``gaussian:s`` adds N(0, s^2) noise to every input;
-- ``mask:p`` sets a random fraction p of the inputs to u = 0 (the bottom of the value range for a
-  Bernoulli model, the column or channel mean for a Gaussian one), as in Vincent et al. 2008;
+- ``mask:p`` sets a random fraction p of the inputs to u = 0 (the bottom of the value range for
+  images, the column mean for standardized tables), as in Vincent et al. 2008;
 - ``saltpepper:p`` sets a random fraction p of the inputs to the data's minimum or maximum, half each.
 
 :func:`corrupt` then clips the result to the data's value range.

@@ -117,17 +117,7 @@ def load_csv(
             f"{path}: has no feature columns besides the label or condition columns; at least 1 is needed"
         )
 
-    cells = rows
-    if len(feature_index) < len(header):
-        # itemgetter picks the feature cells in C; a nested comprehension is several times slower.
-        pick = itemgetter(*feature_index)
-        cells = list(map(pick, rows)) if len(feature_index) > 1 else [[pick(row)] for row in rows]
-    try:
-        x = np.array(cells, dtype=np.float64)
-    except ValueError:
-        _raise_first_bad_cell(path, cells, columns, lines)
-        raise  # unreachable: the walk above always finds the cell numpy refused
-    x = as_float32(x, str(path), columns=columns, row_numbers=np.asarray(lines), row_word="line")
+    x = _numeric_columns(path, rows, feature_index, columns, lines, all_columns=len(header))
 
     ids, classes = None, None
     if label_index is not None:
@@ -143,15 +133,7 @@ def load_csv(
     train, test = split_indices(len(x), ids, test_fraction, seed, str(path))
     y = ids
     if conditions:
-        index = [header.index(c) for c in conditions]
-        pick = itemgetter(*index)
-        cond_cells = list(map(pick, rows)) if len(index) > 1 else [[pick(row)] for row in rows]
-        try:
-            y = np.array(cond_cells, dtype=np.float64)
-        except ValueError:
-            _raise_first_bad_cell(path, cond_cells, conditions, lines)
-            raise
-        y = as_float32(y, str(path), columns=conditions, row_numbers=np.asarray(lines), row_word="line")
+        y = _numeric_columns(path, rows, [header.index(c) for c in conditions], conditions, lines)
     info = DataInfo(
         path.stem, source, "table", (len(columns),), observed_range(x[train]),
         columns=columns, classes=classes, label_column=label_column,
@@ -160,8 +142,25 @@ def load_csv(
     return Dataset.from_indices(info, x, y, train, test)
 
 
+def _numeric_columns(path: Path, rows: list[list[str]], index: list[int], names: tuple[str, ...],
+                     lines: list[int], all_columns: int = -1) -> np.ndarray:
+    """The cells of columns ``index`` (named ``names``) of every row as float32 (N, len(index)); a
+    cell that is not a finite number is an error naming its line and column."""
+    cells: Sequence[Sequence[str]] = rows
+    if len(index) != all_columns:
+        # itemgetter picks the cells in C; a nested comprehension is several times slower.
+        pick = itemgetter(*index)
+        cells = list(map(pick, rows)) if len(index) > 1 else [[pick(row)] for row in rows]
+    try:
+        x = np.array(cells, dtype=np.float64)
+    except ValueError:
+        _raise_first_bad_cell(path, cells, names, lines)
+        raise  # unreachable: the walk above always finds the cell numpy refused
+    return as_float32(x, str(path), columns=names, row_numbers=np.asarray(lines), row_word="line")
+
+
 def _raise_first_bad_cell(
-    path: Path, cells: list[Sequence[str]], columns: tuple[str, ...], lines: list[int]
+    path: Path, cells: Sequence[Sequence[str]], columns: tuple[str, ...], lines: list[int]
 ) -> None:
     """Raise the ``ValueError`` for the first cell that is not a number, naming its line and column."""
     for i, row in enumerate(cells):

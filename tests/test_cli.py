@@ -513,7 +513,7 @@ def test_same_seed_gives_the_same_model(capsys, tmp_path):
     (["--model", "nope"], ("'nope'", "ae, vae")),
     (["--arch", "nope"], ("--arch 'nope'", "conv", "mlp")),
     (["--data", "table.csv", "--label-column", "kind", "--arch", "conv"],
-     ("arch='conv'", "(C, H, W)", "arch='mlp'")),
+     ("--arch 'conv'", "(C, H, W)", "arch='mlp'")),
     (["--binarize", "dynamic", "--likelihood", "gaussian"],
      ("--binarize 'dynamic'", "bernoulli", "'gaussian'")),
     (["--epochs", "0"], ("--epochs 0", "positive integer")),

@@ -116,10 +116,10 @@ def _flag(name: str) -> str:
     return spec[0] if spec else "--" + name.replace("_", "-")
 
 
-def _flagged(make: Any, **kwargs: Any) -> Any:
-    """Build a config; its errors name the command-line flag (``--epochs 0``), not the field."""
+def _flagged(make: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build a config or model; its errors name the command-line flag (``--epochs 0``), not the field."""
     try:
-        return make(**kwargs)
+        return make(*args, **kwargs)
     except ValueError as err:
         message = str(err)
         for name in ALL_FLAGS:
@@ -162,7 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {out} is a file; give a directory for the run")
     data = load_data(data_cfg)
     if not args.resume:
-        model = vaelab.build_model(model_cfg, data, seed=train_cfg.seed)
+        model = _flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
         if args.overwrite:
             _clear_run(out)
     check_shape(model, data)

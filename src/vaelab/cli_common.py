@@ -86,6 +86,18 @@ def load_data(cfg: DataConfig) -> vaelab.Dataset:
     return vaelab.load_dataset(cfg.spec, **cfg.load_kwargs())
 
 
+def class_id(text: str, classes: tuple[str, ...] | list[str], flag: str) -> int:
+    """A class given by name, or by integer id unless the names are numbers themselves -> its id."""
+    text = text.strip()
+    if text in classes:
+        return list(classes).index(text)
+    by_id = not any(c.strip().lstrip("+-").isdigit() for c in classes)
+    if by_id and text.isdigit() and int(text) < len(classes):
+        return int(text)
+    ids = f" (or their ids 0..{len(classes) - 1})" if by_id else ""
+    raise ValueError(f"{flag} {text}: unknown class; known classes: {', '.join(classes)}{ids}")
+
+
 def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
     if tuple(data.info.shape) != tuple(model.config.input_shape):
         raise ValueError(f"--data {data.info.source}: rows have shape {tuple(data.info.shape)}, "

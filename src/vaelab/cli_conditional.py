@@ -12,8 +12,9 @@ import torch
 
 import vaelab
 from vaelab import latent, noise, outputs, plots
-from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
-                               device_arg, load_data, open_run)
+from vaelab.config import parse_noise
+from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, class_id,
+                               data_config, device_arg, load_data, open_run)
 
 ALL = "all"
 
@@ -24,14 +25,9 @@ def _classes(model: vaelab.Autoencoder) -> list[str]:
 
 
 def label_id(text: str, model: vaelab.Autoencoder, flag: str = "--label") -> int:
-    """A label given as a class name or an id -> its id; anything else is an error listing them."""
-    classes = _classes(model)
-    text = text.strip()
-    if text in classes:
-        return classes.index(text)
-    if text.lstrip("-").isdigit() and 0 <= int(text) < len(classes):
-        return int(text)
-    raise ValueError(f"{flag} {text!r} is not a known label; {model.condition_help()}")
+    """A label given as a class name, or as an id unless the names are numbers -> its id; anything
+    else is an error listing the known labels."""
+    return class_id(text, _classes(model), flag)
 
 
 def label_list(text: str, model: vaelab.Autoencoder, flag: str) -> list[int]:
@@ -158,8 +154,9 @@ def _quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
         a, b = noise.psnr(clean, noisy, vr), noise.psnr(clean, denoised, vr)
         return f"PSNR against the clean data: noisy {a:.2f} dB, denoised {b:.2f} dB (gain {b - a:+.2f} dB)"
     a, b = noise.rmse(clean, noisy), noise.rmse(clean, denoised)
+    change = 100 * (b - a) / a if a else 0.0
     return (f"RMSE against the clean data: noisy {a:.4g}, denoised {b:.4g} "
-            f"({100 * (a - b) / a if a else 0.0:.1f}% lower)")
+            f"({abs(change):.1f}% {'lower' if change <= 0 else 'higher'})")
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
@@ -169,7 +166,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         raise ValueError("give --noise (corrupt clean data here) or --clean (the clean version of noisy "
                          "--data), not both")
     if args.noise is not None:
-        vaelab.ModelConfig(noise=args.noise)  # validates KIND:LEVEL with a one-line error
+        try:
+            parse_noise(args.noise)
+        except ValueError as err:
+            raise ValueError(f"--noise {str(err).removeprefix('noise=')}") from None
         if args.noise == "none":
             raise ValueError("--noise none adds nothing; give KIND:LEVEL, e.g. gaussian:0.3")
     data = load_data(data_config(args, config.get("data")))
@@ -184,7 +184,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         x = model.corrupt(torch.from_numpy(x), gen).numpy()
         model.noise = previous
     elif args.clean is not None:
-        ref = load_data(vaelab.DataConfig(spec=args.clean))
+        ref = load_data(vaelab.DataConfig(spec=args.clean, data_dir=args.data_dir,
+                                          label_column=args.label_column,
+                                          condition_columns=args.condition_columns))
         clean, _ = ref.split(split)
         if clean.shape != x.shape:
             raise ValueError(f"--clean {args.clean}: {split} rows have shape {clean.shape}, the noisy data "

@@ -18,7 +18,7 @@ import torch
 import vaelab
 from vaelab import checkpoint, latent, outputs, plots, plots_latent
 from vaelab.inference import decode_batched
-from vaelab.cli_common import (add_data_args, add_run_command, check_shape, data_config,
+from vaelab.cli_common import (add_data_args, add_run_command, check_shape, class_id, data_config,
                                device_arg, ints, load_data, open_run, read_input)
 
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
@@ -77,17 +77,6 @@ def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.n
         columns = list(info.get("columns") or [f"x{i}" for i in range(width)])
         flat = x.reshape(-1, width)  # (rows, D)
         outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns])
-
-
-def _class(text: str, classes: tuple[str, ...], flag: str) -> int:
-    """A class given by name, or by integer id unless the names are numbers themselves -> its id."""
-    if text in classes:
-        return classes.index(text)
-    by_id = not any(c.strip().lstrip("+-").isdigit() for c in classes)
-    if by_id and text.isdigit() and int(text) < len(classes):
-        return int(text)
-    ids = f" (or their ids 0..{len(classes) - 1})" if by_id else ""
-    raise ValueError(f"{flag} {text}: unknown class; known classes: {', '.join(classes)}{ids}")
 
 
 # -- interpolate ---------------------------------------------------------------------------------
@@ -168,8 +157,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
             "kind") == "table" else ""
         raise ValueError(f"--label needs labelled data; {data.info.source} has no labels{hint}")
     classes = tuple(data.info.classes)
-    label = _class(args.label, classes, "--label")
-    versus = None if args.vs is None else _class(args.vs, classes, "--vs")
+    label = class_id(args.label, classes, "--label")
+    versus = None if args.vs is None else class_id(args.vs, classes, "--vs")
     if versus == label:
         raise ValueError(f"--vs {args.vs} is the same class as --label {args.label}; pick another "
                          "class, or leave out --vs to compare with all other classes")

@@ -166,6 +166,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model      {c.model}, arch {c.arch}, latent {c.latent_dim}, hidden "
           f"{','.join(map(str, c.hidden))}, likelihood {c.likelihood}, beta {c.beta}, "
           f"{report['parameters']:,} parameters")
+    extras = []
+    if model.conditional:
+        extras.append(f"conditioned on {c.condition} ({c.n_conditions})")
+    if model.noise != "none":
+        extras.append(f"trained with noise {model.noise}")
+    if extras:
+        print(f"           {'; '.join(extras)}")
     d = model.data_info
     print(f"data       {d.get('name')} ({d.get('kind')}, shape {tuple(d.get('shape', ()))}, "
           f"values {tuple(d.get('value_range', ()))})")

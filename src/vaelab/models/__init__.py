@@ -60,7 +60,7 @@ def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
     noise = model_cls.default_noise if config.noise == AUTO else config.noise
     if model_cls is DAE and noise == "none":
         raise ValueError("noise='none' turns the DAE into a plain AE; give KIND:LEVEL, e.g. gaussian:0.3, "
-                         "mask:0.5 or saltpepper:0.1, or use model='ae'")
+                         "mask:0.5 or saltpepper:0.1, or train the ae model")
     condition, n_conditions = _condition(model_cls, config, info)
     return config.replace(input_shape=tuple(info.shape), arch=arch, likelihood=likelihood,
                           hidden=tuple(hidden), noise=noise, condition=condition,

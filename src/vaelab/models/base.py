@@ -146,7 +146,8 @@ class Autoencoder(nn.Module, ABC):
             names = info.get("condition_columns") or [f"c{i}" for i in range(self.config.n_conditions)]
             return f"conditions for the columns {', '.join(names)}"
         classes = info.get("classes") or [str(i) for i in range(self.config.n_conditions)]
-        known = ", ".join(f"{i} ({name})" if name != str(i) else name for i, name in enumerate(classes))
+        numeric = any(name.strip().lstrip("+-").isdigit() for name in classes)  # ids would be ambiguous
+        known = ", ".join(name if numeric else f"{i} ({name})" for i, name in enumerate(classes))
         return f"labels y, one of: {known}"
 
     def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -180,9 +180,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if args.noise is not None:
         clean = x
         gen = torch.Generator().manual_seed(args.seed)
-        previous, model.noise = model.noise, args.noise
-        x = model.corrupt(torch.from_numpy(x), gen).numpy()
-        model.noise = previous
+        x = model.corrupt(torch.from_numpy(x), gen, noise=args.noise).numpy()
     elif args.clean is not None:
         ref = load_data(vaelab.DataConfig(spec=args.clean, data_dir=args.data_dir,
                                           label_column=args.label_column,

@@ -170,8 +170,10 @@ def labelled_rows(images: np.ndarray, value_range: tuple[float, float], row_labe
                          f"length K = {n_cols}; got {len(col_labels)}")
     fig, ax, xs, ys = _labelled_tiles(x.reshape(-1, *x.shape[2:]), value_range, n_cols, title)
     ax.set_yticks(ys, [str(label) for label in row_labels])
-    ax.set_xticks([] if col_labels is None else xs,
-                  [] if col_labels is None else [str(label) for label in col_labels])
+    names = [] if col_labels is None else [str(label) for label in col_labels]
+    # Names longer than a cell is wide would overlap their neighbours: slant them.
+    slant = {"rotation": 30, "ha": "right"} if max(map(len, names), default=0) > 7 else {}
+    ax.set_xticks([] if col_labels is None else xs, names, **slant)
     return fig
 
 

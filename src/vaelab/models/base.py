@@ -150,21 +150,23 @@ class Autoencoder(nn.Module, ABC):
         known = ", ".join(name if numeric else f"{i} ({name})" for i, name in enumerate(classes))
         return f"labels y, one of: {known}"
 
-    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``x`` (B, *shape) with the model's training corruption ``self.noise`` applied, clipped to
-        the data's value range; ``x`` itself when the noise is ``"none"``.
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None,
+                noise: str | None = None) -> Tensor:
+        """``x`` (B, *shape) with the corruption ``noise`` (default: the model's training noise
+        ``self.noise``) applied, clipped to the data's value range; ``x`` itself for ``"none"``.
 
         Levels are in units of the value range for images (whatever the likelihood, so that
         ``gaussian:0.3`` means the same on every image model) and of the scaler's units for tables
         (column standard deviations under the Gaussian likelihood)."""
-        if self.noise == "none":
+        noise = self.noise if noise is None else noise
+        if noise == "none":
             return x
         value_range = self.data_info.get("value_range")
         vr = None if value_range is None else (float(value_range[0]), float(value_range[1]))
         shift, scale = self.scaler.shift, self.scaler.scale
         if self.data_info.get("kind") == "image" and vr is not None and vr[1] > vr[0]:
             shift, scale = torch.full_like(shift, vr[0]), torch.full_like(scale, vr[1] - vr[0])
-        return corrupt(x, self.noise, shift, scale, vr, generator)
+        return corrupt(x, noise, shift, scale, vr, generator)
 
     def training_input(self, x: Tensor) -> Tensor:
         """What the encoder sees in ``loss``: the corrupted ``x`` in training mode, ``x`` in eval."""

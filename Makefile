@@ -19,7 +19,7 @@ $(VENV)/.installed: $(PY) pyproject.toml constraints.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,music]"
 	@touch $@
 
 install: $(VENV)/.installed

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from vaelab import __version__
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
+from vaelab.files import atomic_path
 from vaelab.models import Autoencoder
 from vaelab.registry import MODELS, lookup
 
@@ -35,27 +34,6 @@ WEIGHTS = "model.safetensors"
 TRAINER_STATE = "trainer_state.pt"
 METRICS = "metrics.jsonl"
 EVALUATION = "evaluation.json"  # written by `vaelab evaluate`
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it is to set it and set it back
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -23,6 +23,8 @@ PRECISIONS = ("float32", "bfloat16")
 CONDITIONS = ("none", "label", "columns")
 NOISES = ("gaussian", "mask", "saltpepper")
 KL_SCHEDULES = ("linear", "cyclical")
+CELLS = ("gru", "lstm")
+VOICES = ("melody", "satb")
 
 
 def parse_noise(text: str) -> tuple[str, float]:
@@ -43,6 +45,20 @@ def parse_noise(text: str) -> tuple[str, float]:
     if kind != "gaussian":
         _check(level <= 1, "noise", text, f"{kind}'s level is the fraction of inputs hit, from 0 to 1")
     return kind, level
+
+
+def parse_transpose(text: str) -> tuple[str, int]:
+    """How music is transposed at load time: ``"none"`` -> ("none", 0); ``"common"`` (every piece
+    into C major or A minor) -> ("common", 0); ``"augment:N"`` (N extra copies of every training
+    window, each shifted by a random number of semitones that keeps it in range) -> ("augment", N).
+    """
+    allowed = "give none, common (every piece to C major / A minor) or augment:N (N random transpositions)"
+    if text in ("none", "common"):
+        return text, 0
+    kind, sep, count = str(text).partition(":")
+    _check(kind == "augment" and sep == ":" and count.isdigit() and int(count) >= 1, "transpose", text,
+           allowed)
+    return "augment", int(count)
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -93,8 +109,8 @@ class ModelConfig(_Config):
     model : registered model name, ``"vae"`` or ``"ae"``.
     arch : backbone, ``"mlp"``, ``"conv"`` or ``"auto"``.
     latent_dim : size of the code z.
-    hidden : widths of the dense layers (encoder order; the decoder mirrors them). ``()`` means the
-        backbone's default.
+    hidden : widths of the dense layers (encoder order; the decoder mirrors them), or the state sizes
+        of the recurrent layers for ``arch="rnn"``. ``()`` means the backbone's default.
     channels : conv backbone: channels of the first stride-2 layer; doubled per layer, capped at 8x.
     activation : one of ``relu, silu, gelu, tanh, elu``.
     likelihood : ``"bernoulli"`` (data in a known range, read as probabilities), ``"gaussian"`` (data
@@ -105,7 +121,9 @@ class ModelConfig(_Config):
         set-up for likelihoods on MNIST-like data (Salakhutdinov & Murray 2008); ``"none"`` keeps grey
         levels.
     beta : weight of the KL term (beta-VAE, Higgins et al. 2017).
-    free_bits : minimum KL per latent dimension in nats, averaged over the batch (Kingma et al. 2016).
+    free_bits : minimum KL per latent dimension in nats, averaged over the batch (Kingma et al. 2016);
+        ``"auto"`` is 0.5 for sequence data, whose autoregressive decoders otherwise learn to ignore z
+        (Bowman et al. 2016; MusicVAE's free bits, Roberts et al. 2018 sec. 3.4), and 0 otherwise.
     logvar_limit : the posterior log-variance is clamped to [-limit, limit] for numerical stability.
     noise : corruption of the inputs during training (denoising, Vincent et al. 2008): ``"none"`` or
         ``KIND:LEVEL`` with KIND ``gaussian`` (additive, LEVEL the standard deviation), ``mask`` (a
@@ -119,7 +137,12 @@ class ModelConfig(_Config):
         ``"columns"`` (attribute columns of a CSV) or ``"none"``; set from the data.
     n_conditions : number of classes, or of attribute columns; set from the data.
     label_embedding : labels enter the networks one-hot (0) or as a learned embedding of this size.
-    input_shape : per-example data shape, (C, H, W) or (D,); set from the data.
+    cell : recurrent backbone (``arch="rnn"``): ``"gru"`` or ``"lstm"``.
+    n_tokens : size of the token vocabulary of sequence data (:mod:`vaelab.data.tokens`); set from
+        the data, 0 for images and tables.
+    steps_per_bar : time steps in one bar of sequence data (16 for sixteenths in 4/4); set from the
+        data, 0 for images and tables.
+    input_shape : per-example data shape, (C, H, W), (D,), (T,) or (V, T); set from the data.
     """
 
     model: str = "vae"
@@ -133,12 +156,15 @@ class ModelConfig(_Config):
     sigma: float = 1.0
     binarize: str = "none"
     beta: float = 1.0
-    free_bits: float = 0.0
+    free_bits: float | str = AUTO
     logvar_limit: float = 10.0
     noise: str = AUTO
     condition: str = AUTO
     n_conditions: int = 0
     label_embedding: int = 0
+    cell: str = "gru"
+    n_tokens: int = 0
+    steps_per_bar: int = 0
     input_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -164,8 +190,9 @@ class ModelConfig(_Config):
                f"choose from: {', '.join(BINARIZE)}")
         _check(math.isfinite(self.beta) and self.beta >= 0, "beta", self.beta,
                "it must be a number >= 0")
-        _check(math.isfinite(self.free_bits) and self.free_bits >= 0, "free_bits",
-               self.free_bits, "it must be a number of nats >= 0")
+        _check(self.free_bits == AUTO or (isinstance(self.free_bits, int | float) and not isinstance(
+            self.free_bits, bool) and math.isfinite(self.free_bits) and self.free_bits >= 0), "free_bits",
+               self.free_bits, "it must be a number of nats >= 0, or auto")
         _check(math.isfinite(self.logvar_limit) and self.logvar_limit > 0, "logvar_limit",
                self.logvar_limit, "it must be a positive number")
         if self.noise != AUTO:
@@ -176,6 +203,11 @@ class ModelConfig(_Config):
                self.n_conditions, "it must be an integer >= 0")
         _check(isinstance(self.label_embedding, int) and self.label_embedding >= 0, "label_embedding",
                self.label_embedding, "give 0 for one-hot labels or the size of a learned embedding")
+        _check(self.cell in CELLS, "cell", self.cell, f"choose from: {', '.join(CELLS)}")
+        _check(isinstance(self.n_tokens, int) and self.n_tokens >= 0, "n_tokens", self.n_tokens,
+               "it must be an integer >= 0 (set from the data)")
+        _check(isinstance(self.steps_per_bar, int) and self.steps_per_bar >= 0, "steps_per_bar",
+               self.steps_per_bar, "it must be an integer >= 0 (set from the data)")
         _check(all(isinstance(s, int) and s >= 1 for s in self.input_shape), "input_shape",
                self.input_shape, "sizes must be positive integers")
         if self.binarize == "dynamic" and self.likelihood not in (AUTO, "bernoulli"):
@@ -258,7 +290,11 @@ class TrainConfig(_Config):
 @dataclass(frozen=True)
 class DataConfig(_Config):
     """Where the data come from: the arguments of :func:`vaelab.load_dataset`, kept in the run
-    directory so that ``vaelab train --resume`` and the other commands can load the same data."""
+    directory so that ``vaelab train --resume`` and the other commands can load the same data.
+
+    ``window``, ``stride``, ``transpose`` and ``voices`` apply to music (built-in ``chorales`` and
+    ``folk``, MIDI files and folders); ``limit`` keeps the first N training rows of any data.
+    """
 
     spec: str = "digits"
     data_dir: str | None = None
@@ -267,6 +303,11 @@ class DataConfig(_Config):
     image_size: tuple[int, ...] | None = None
     test_fraction: float = 0.2
     seed: int = 0
+    window: int | None = None
+    stride: int | None = None
+    transpose: str | None = None
+    voices: str | None = None
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         _check(isinstance(self.spec, str) and self.spec != "", "data", self.spec,
@@ -276,6 +317,14 @@ class DataConfig(_Config):
         if self.image_size is not None:
             _check(len(self.image_size) == 2 and all(s >= 1 for s in self.image_size),
                    "image_size", self.image_size, "give HEIGHT,WIDTH or one size for squares")
+        for name in ("window", "stride", "limit"):
+            value = getattr(self, name)
+            _check(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1),
+                   name, value, "it must be a positive integer")
+        if self.voices is not None:
+            _check(self.voices in VOICES, "voices", self.voices, f"choose from: {', '.join(VOICES)}")
+        if self.transpose is not None:
+            parse_transpose(self.transpose)
 
     def load_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`vaelab.load_dataset` (besides the spec)."""
@@ -286,4 +335,9 @@ class DataConfig(_Config):
             "image_size": self.image_size,
             "test_fraction": self.test_fraction,
             "seed": self.seed,
+            "window": self.window,
+            "stride": self.stride,
+            "transpose": self.transpose,
+            "voices": self.voices,
+            "limit": self.limit,
         }

@@ -1,8 +1,9 @@
 """Datasets in, numpy arrays out: :func:`load_dataset` turns a name or a path into a :class:`Dataset`.
 
-Accepted specs: a built-in name (``digits``, ``mnist``, ``fashion-mnist``), a ``.npy``, ``.npz``
-or ``.csv`` file, an IDX file (``*-ubyte``, ``*.idx``, optionally ``.gz``), a folder holding the
-four MNIST-style IDX files, or a folder of images. Arrays stay in the data's own units; models
+Accepted specs: a built-in name (``digits``, ``mnist``, ``fashion-mnist``; ``chorales`` and
+``folk`` with the ``music`` extra), a ``.npy``, ``.npz`` or ``.csv`` file, an IDX file (``*-ubyte``,
+``*.idx``, optionally ``.gz``), a folder holding the four MNIST-style IDX files, a folder of images,
+or a MIDI file or a folder of MIDI files. Arrays stay in the data's own units; models
 scale them using ``Dataset.info.value_range``. This package never imports torch or the models.
 """
 
@@ -19,6 +20,7 @@ from vaelab.data.arrays import load_npy, load_npz
 from vaelab.data.dataset import DataInfo, Dataset
 from vaelab.data.idx import find_split_files, is_idx_name, load_idx_dir, load_idx_file, read_idx, write_idx
 from vaelab.data.images import load_image_folder
+from vaelab.data.music import MUSIC_BUILTINS, has_midi_files, is_midi_file, load_music
 from vaelab.data.tabular import load_csv
 from vaelab.data.values import check_test_fraction
 
@@ -28,8 +30,10 @@ __all__ = ["DataInfo", "Dataset", "load_dataset", "read_idx", "write_idx"]
 # IDX files and folders are recognised below.
 _ARRAY_LOADERS: dict[str, Callable[..., Dataset]] = {".npy": load_npy, ".npz": load_npz}
 _ALLOWED = (
-    ".npy, .npz, .csv, IDX (*-ubyte, *.idx, optionally .gz), a folder of images or of MNIST-style IDX files"
+    ".npy, .npz, .csv, IDX (*-ubyte, *.idx, optionally .gz), .mid/.midi, a folder of images, of MIDI "
+    "files or of MNIST-style IDX files"
 )
+_MUSIC_OPTIONS = ("window", "stride", "transpose", "voices")
 
 
 def load_dataset(
@@ -42,6 +46,11 @@ def load_dataset(
     test_fraction: float = 0.2,
     seed: int = 0,
     download: bool = True,
+    window: int | None = None,
+    stride: int | None = None,
+    transpose: str | None = None,
+    voices: str | None = None,
+    limit: int | None = None,
 ) -> Dataset:
     """Load a built-in dataset by name, or a file or folder by path.
 
@@ -65,6 +74,17 @@ def load_dataset(
         Seed of the random split (built-ins ignore it).
     download : bool
         Whether ``mnist``/``fashion-mnist`` may be downloaded into the cache when not found.
+    window, stride : int, optional
+        Music only: steps per example (default 32, two 4/4 bars of sixteenths) and steps between
+        window starts (default 16, one bar).
+    transpose : str, optional
+        Music only: ``"none"`` (default), ``"common"`` (every piece to C major / A minor) or
+        ``"augment:N"`` (N extra randomly transposed copies of every training window).
+    voices : str, optional
+        Music only: ``"melody"`` (one voice, (T,) examples) or ``"satb"`` (four voices, (4, T));
+        default ``satb`` for ``chorales`` and ``melody`` otherwise.
+    limit : int, optional
+        Keep only the first ``limit`` training rows (windows, for music): a quick try.
 
     Returns
     -------
@@ -78,10 +98,30 @@ def load_dataset(
     >>> ds.x_train.shape, ds.info.value_range
     ((1437, 1, 8, 8), (0.0, 16.0))
     """
+    music = {"window": window, "stride": stride, "transpose": transpose, "voices": voices}
+    data = _load(spec, data_dir=data_dir, label_column=label_column, condition_columns=condition_columns,
+                 image_size=image_size, test_fraction=test_fraction, seed=seed, download=download,
+                 music=music)
+    return data if limit is None else data.head(limit)
+
+
+def _load(spec: str | os.PathLike, *, data_dir: str | os.PathLike | None, label_column: str | None,
+          condition_columns: Sequence[str] | None, image_size: int | tuple[int, int] | None,
+          test_fraction: float, seed: int, download: bool, music: dict) -> Dataset:
     source = os.fspath(spec)
     check_test_fraction(test_fraction, source)
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
         raise ValueError(f"{source}: seed={seed!r} is not allowed; allowed: an int from 0 to 2**32 - 1")
+    common = {"source": source, "test_fraction": test_fraction, "seed": seed}
+    is_music = (isinstance(spec, str) and spec in MUSIC_BUILTINS) or is_midi_file(Path(spec)) or (
+        Path(spec).is_dir() and has_midi_files(Path(spec)))
+    if is_music:
+        _only_for(source, "label_column", label_column, "CSV files")
+        _only_for(source, "condition_columns", condition_columns, "CSV files")
+        _only_for(source, "image_size", image_size, "image folders")
+        return load_music(source, **music, test_fraction=test_fraction, seed=seed)
+    for option in _MUSIC_OPTIONS:
+        _only_for(source, option, music[option], "music (chorales, folk, MIDI files)")
     if isinstance(spec, str) and spec in registry.DATASETS:
         _only_for(source, "label_column", label_column, "CSV files")
         _only_for(source, "condition_columns", condition_columns, "CSV files")
@@ -90,7 +130,7 @@ def load_dataset(
         return loader(source, data_dir=None if data_dir is None else Path(data_dir), download=download)
 
     path = Path(spec)
-    builtins = ", ".join(sorted(registry.DATASETS))
+    builtins = ", ".join(sorted([*registry.DATASETS, *MUSIC_BUILTINS]))
     if not path.exists():
         raise FileNotFoundError(
             f"{source}: is neither an existing file or folder nor a built-in dataset; built-ins: {builtins}"
@@ -107,7 +147,6 @@ def load_dataset(
 
     _only_for(source, "image_size", image_size, "image folders")
     suffix = path.suffix.lower()
-    common = {"source": source, "test_fraction": test_fraction, "seed": seed}
     if suffix == ".csv":
         return load_csv(path, label_column=label_column, condition_columns=condition_columns, **common)
     _only_for(source, "label_column", label_column, "CSV files")

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from vaelab.data.tokens import check_pitch_range, n_tokens
 from vaelab.data.values import check_test_fraction
 
-KINDS = ("image", "table")
+KINDS = ("image", "table", "sequence")
 SPLITS = ("train", "test", "all")
 
 
@@ -33,9 +34,10 @@ class DataInfo:
     source : str
         The spec as the user gave it (built-in name or path string).
     kind : str
-        ``"image"`` or ``"table"``.
+        ``"image"``, ``"table"`` or ``"sequence"`` (note tokens, :mod:`vaelab.data.tokens`).
     shape : tuple of int
-        Shape of one example: ``(C, H, W)`` for images, ``(D,)`` for tables.
+        Shape of one example: ``(C, H, W)`` for images, ``(D,)`` for tables, ``(T,)`` for one
+        voice of T steps or ``(V, T)`` for V voices.
     value_range : tuple of float
         ``(lo, hi)`` in the data's own units, e.g. ``(0, 255)`` for 8-bit images.
     columns : tuple of str or None
@@ -47,6 +49,14 @@ class DataInfo:
     condition_columns : tuple of str or None
         CSV columns split off the features as conditions (attributes) of a conditional model; the
         dataset's ``y`` then holds them, float32 (N, len(condition_columns)), instead of labels.
+    pitch_range : (int, int) or None
+        Sequences only: the lowest and highest MIDI pitch of the token vocabulary; the value range
+        is then ``(0, n_tokens - 1)``.
+    voices : tuple of str or None
+        Sequences only: the name of each voice, one per row of a ``(V, T)`` example (one name for
+        ``(T,)``), e.g. ``("soprano", "alto", "tenor", "bass")``.
+    steps_per_quarter : int or None
+        Sequences only: time steps per quarter note (4: sixteenth notes).
 
     Examples
     --------
@@ -64,10 +74,14 @@ class DataInfo:
     classes: tuple[str, ...] | None = None
     label_column: str | None = None
     condition_columns: tuple[str, ...] | None = None
+    pitch_range: tuple[int, int] | None = None
+    voices: tuple[str, ...] | None = None
+    steps_per_quarter: int | None = None
 
     def __post_init__(self) -> None:
         # JSON round trips hand back lists; normalise to tuples so equality and hashing work.
-        for name in ("shape", "value_range", "columns", "classes", "condition_columns"):
+        for name in ("shape", "value_range", "columns", "classes", "condition_columns", "pitch_range",
+                     "voices"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -80,14 +94,14 @@ class DataInfo:
             raise ValueError(f"{where}: label_column must be a string or None, got {self.label_column!r}")
         if self.kind not in KINDS:
             raise ValueError(f"{where}: kind {self.kind!r} is not allowed; allowed: {', '.join(KINDS)}")
-        want_ndim = 3 if self.kind == "image" else 1
+        want_ndim = {"image": (3,), "table": (1,), "sequence": (1, 2)}[self.kind]
         shape = self.shape
         if (
             not isinstance(shape, tuple)
-            or len(shape) != want_ndim
+            or len(shape) not in want_ndim
             or not all(isinstance(s, int | np.integer) and s > 0 for s in shape)
         ):
-            layout = "(C, H, W)" if self.kind == "image" else "(D,)"
+            layout = {"image": "(C, H, W)", "table": "(D,)", "sequence": "(T,) or (V, T)"}[self.kind]
             raise ValueError(
                 f"{where}: shape {shape!r} is not allowed for {self.kind} data; allowed: {layout} of "
                 "positive ints"
@@ -125,6 +139,33 @@ class DataInfo:
                 raise ValueError(f"{where}: condition_columns must be unique non-empty names, got {names!r}")
             if self.classes is not None:
                 raise ValueError(f"{where}: a dataset holds class labels or condition columns in y, not both")
+        self._check_sequence(where)
+
+    def _check_sequence(self, where: str) -> None:
+        """The three sequence fields are set exactly for sequence data and agree with each other."""
+        music = {"pitch_range": self.pitch_range, "voices": self.voices,
+                 "steps_per_quarter": self.steps_per_quarter}
+        if self.kind != "sequence":
+            given = [name for name, value in music.items() if value is not None]
+            if given:
+                raise ValueError(f"{where}: {', '.join(given)} only apply to sequence data, not {self.kind}")
+            return
+        missing = [name for name, value in music.items() if value is None]
+        if missing:
+            raise ValueError(f"{where}: sequence data need {', '.join(missing)}")
+        lo, hi = check_pitch_range(self.pitch_range, f"{where}: pitch_range")
+        object.__setattr__(self, "pitch_range", (lo, hi))
+        top = float(n_tokens((lo, hi)) - 1)
+        if self.value_range != (0.0, top):
+            raise ValueError(f"{where}: value_range {self.value_range} does not match the token vocabulary "
+                             f"of pitches {lo}..{hi}; allowed: (0, {top:g})")
+        n_voices = self.shape[0] if len(self.shape) == 2 else 1
+        if len(self.voices) != n_voices or not all(isinstance(v, str) and v for v in self.voices):
+            raise ValueError(f"{where}: voices must be {n_voices} non-empty name(s), one per voice of shape "
+                             f"{self.shape}, got {self.voices!r}")
+        if not isinstance(self.steps_per_quarter, int) or self.steps_per_quarter < 1:
+            raise ValueError(f"{where}: steps_per_quarter must be a positive int, got "
+                             f"{self.steps_per_quarter!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain JSON-able dict (tuples become lists)."""
@@ -288,6 +329,14 @@ class Dataset:
             y_test=None if y is None else y[test],
             all_order=order,
         )
+
+    def head(self, n: int) -> Dataset:
+        """The same data with only the first ``n`` training rows (all of them when there are fewer);
+        the test rows stay. ``split("all")`` is then train then test."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"{self.info.name}: limit={n!r} is not allowed; give a positive number of rows")
+        return Dataset(self.info, self.x_train[:n], None if self.y_train is None else self.y_train[:n],
+                       self.x_test, self.y_test)
 
     @property
     def labels(self) -> tuple[np.ndarray, np.ndarray] | None:

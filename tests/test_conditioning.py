@@ -167,7 +167,7 @@ def test_bad_model_and_condition_combinations() -> None:
         vaelab.build_model(ModelConfig(model="dae", noise="none", **TINY), image_data())
     with pytest.raises(ValueError, match="a CVAE needs a condition"):
         vaelab.models.CVAE(ModelConfig(model="cvae", arch="mlp", likelihood="bernoulli", input_shape=(4,),
-                                       **TINY))
+                                       free_bits=0.0, **TINY))
 
 
 def test_condition_on_a_plain_vae_names_the_real_problem() -> None:

@@ -79,9 +79,10 @@ class Autoencoder(nn.Module, ABC):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if not config.input_shape or "auto" in (config.arch, config.likelihood) or not config.hidden:
+        if not config.input_shape or AUTO in (config.arch, config.likelihood, config.free_bits) or \
+                not config.hidden:
             raise ValueError(
-                "the model config is not resolved (input_shape, arch, likelihood, hidden); "
+                "the model config is not resolved (input_shape, arch, likelihood, free_bits, hidden); "
                 "build models with vaelab.build_model(config, data)"
             )
         if self.conditional and (config.condition not in ("label", "columns") or config.n_conditions < 1):

@@ -359,9 +359,9 @@ def test_table_reconstruct_csv(table_run, capsys, tmp_path):
 def test_table_png_output_is_refused(table_run, capsys, tmp_path):
     out, _, _ = table_run
     fails(capsys, "sample", out, "--out", "s.png",
-          words=("--out s.png", "PNG output needs image data", ".csv or .npy"))
+          words=("--out s.png", "PNG output needs image or music data", ".csv or .npy"))
     fails(capsys, "reconstruct", out, "--out", "r.png",
-          words=("--out r.png", "PNG output needs image data", ".csv or .npy"))
+          words=("--out r.png", "PNG output needs image or music data", ".csv or .npy"))
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "r.png").exists()
 
 
@@ -508,7 +508,7 @@ def test_same_seed_gives_the_same_model(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--data", "nope"], ("nope", "neither an existing file", "built-ins: digits")),
+    (["--data", "nope"], ("nope", "neither an existing file", "built-ins: chorales, digits")),
     (["--data", "missing.csv"], ("missing.csv", "neither an existing file or folder")),
     (["--model", "nope"], ("'nope'", "ae, vae")),
     (["--arch", "nope"], ("--arch 'nope'", "conv", "mlp")),

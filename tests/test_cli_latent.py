@@ -277,7 +277,7 @@ def test_row_index_out_of_range_names_the_split_and_its_size(runs, capsys, argv)
                                      ("traverse", "--index", 0)])
 def test_png_for_tables_suggests_csv(runs, capsys, command):
     fails(capsys, command[0], runs["table"], *command[1:], "--out", "x.png",
-          words=("--out x.png", "PNG output needs image data", "table data", "use .csv"))
+          words=("--out x.png", "PNG output needs image or music data", "table data", "use .csv"))
 
 
 def test_csv_for_images_and_unknown_suffix_are_refused(runs, capsys):

@@ -15,10 +15,10 @@ from typing import Any
 
 
 import vaelab
-from vaelab import (checkpoint, cli_conditional, cli_evaluate, cli_latent, cli_report, cli_use, losses,
-                    outputs, samplers)
+from vaelab import (checkpoint, cli_conditional, cli_evaluate, cli_latent, cli_music, cli_report, cli_use,
+                    losses, outputs, samplers)
 from vaelab.cli_common import (DATA_FLAGS, EXIT_INTERRUPTED, EXIT_USAGE, add_data_args,
-                               check_shape, data_config, device_arg, ints, load_data, opt)
+                               check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
 
 
@@ -26,18 +26,22 @@ from vaelab.config import DataConfig, ModelConfig, TrainConfig
 # -- train ---------------------------------------------------------------------------------------
 
 MODEL_FLAGS = {
-    "model": ("--model", str, "vae, ae, cvae (conditional) or dae (denoising)"),
-    "arch": ("--arch", str, "mlp, conv or auto"),
+    "model": ("--model", str, "vae, ae, cvae (conditional), dae (denoising) or accompany (chorale "
+              "harmonizer: soprano -> alto, tenor, bass)"),
+    "arch": ("--arch", str, "mlp, conv, rnn or auto (conv for images, mlp for tables, rnn for music)"),
     "latent_dim": ("--latent-dim", int, "size of the code z"),
-    "hidden": ("--hidden", ints, "dense layer widths; auto: 512,256 for mlp, 256 for conv"),
+    "hidden": ("--hidden", ints, "layer widths; auto: 512,256 for mlp, 256 for conv, the recurrent "
+               "state size for rnn"),
+    "cell": ("--cell", str, "rnn: gru or lstm"),
     "channels": ("--channels", int, "conv: channels of the first layer"),
     "activation": ("--activation", str, "relu, silu, gelu, tanh or elu"),
-    "likelihood": ("--likelihood", str, "bernoulli, gaussian or auto"),
+    "likelihood": ("--likelihood", str, "bernoulli, gaussian, categorical (tokens) or auto"),
     "scale": ("--scale", str, "gaussian: learned or fixed per-dimension scale"),
     "sigma": ("--sigma", float, "gaussian: fixed scale (standardized units)"),
     "binarize": ("--binarize", str, "none or dynamic (fresh Bernoulli pixels each batch)"),
     "beta": ("--beta", float, "weight of the KL term"),
-    "free_bits": ("--free-bits", float, "minimum KL per latent dimension, nats"),
+    "free_bits": ("--free-bits", float, "minimum KL per latent dimension, nats; auto = 0.5 for music, "
+                  "0 otherwise"),
     "noise": ("--noise", str, "corrupt inputs in training: none, gaussian:S, mask:P, saltpepper:P; "
               "auto = gaussian:0.3 for dae, none otherwise"),
     "label_embedding": ("--label-embedding", int, "cvae: 0 = one-hot labels, N = learned embedding of "
@@ -68,7 +72,7 @@ def _add_train(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train a model, write a run directory",
                        description="Train an AE or VAE and write a run directory "
                        "(config.json, model.safetensors, trainer_state.pt, metrics.jsonl, figures/).")
-    add_data_args(p, default="digits")
+    add_data_args(p, default="digits", train=True)
     for title, flags, cls in (("model", MODEL_FLAGS, ModelConfig), ("training", TRAIN_FLAGS, TrainConfig)):
         g = p.add_argument_group(title)
         for name, (flag, typ, text) in flags.items():
@@ -113,7 +117,7 @@ def _default_out(data: str, model: str) -> Path:
 
 def _flag(name: str) -> str:
     spec = ALL_FLAGS.get(name)
-    return spec[0] if spec else "--" + name.replace("_", "-")
+    return spec[0] if spec else flag_name(name)
 
 
 def _flagged(make: Any, *args: Any, **kwargs: Any) -> Any:
@@ -222,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_use.add_commands(sub, common)
     cli_conditional.add_commands(sub, common)
     cli_latent.add_commands(sub, common)
+    cli_music.add_commands(sub, common)
     cli_evaluate.add_commands(sub, common)
     cli_report.add_commands(sub, common)
     return parser

@@ -17,12 +17,13 @@ from vaelab.config import DataConfig
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "image_size")
+DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "image_size", "window", "stride",
+              "transpose", "voices", "data_limit")
 
 
 def flag_name(dest: str) -> str:
     """``label_column`` -> ``--label-column``."""
-    return "--" + dest.replace("_", "-")
+    return "--limit" if dest == "data_limit" else "--" + dest.replace("_", "-")
 
 
 def ints(text: str) -> tuple[int, ...]:
@@ -47,11 +48,12 @@ def opt(group: Any, flag: str, default: Any, help: str, **kwargs: Any) -> None:
     group.add_argument(flag, default=None, help=f"{help} (default: {default})", **kwargs)
 
 
-def add_data_args(p: argparse.ArgumentParser, default: str) -> None:
+def add_data_args(p: argparse.ArgumentParser, default: str, train: bool = False) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", metavar="SPEC",
-                   help="built-in name (digits, mnist, fashion-mnist) or a path: .npy, .npz, .csv, "
-                   f"IDX file, MNIST-style IDX folder, or a folder of images (default: {default})")
+                   help="built-in name (digits, mnist, fashion-mnist; chorales, folk with the music "
+                   "extra) or a path: .npy, .npz, .csv, IDX file, MNIST-style IDX folder, a folder of "
+                   f"images, a .mid file or a folder of MIDI files (default: {default})")
     g.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST/Fashion-MNIST IDX files (else $VAELAB_DATA)")
     g.add_argument("--label-column", metavar="NAME", help="CSV column holding class labels")
@@ -59,6 +61,20 @@ def add_data_args(p: argparse.ArgumentParser, default: str) -> None:
                    help="CSV columns to condition a cvae on (attributes), taken out of the features")
     g.add_argument("--image-size", type=ints, metavar="H[,W]",
                    help="resize a folder of images to this size")
+    if train:
+        g.add_argument("--limit", dest="data_limit", type=int, metavar="N",
+                       help="train on the first N rows (windows, for music) only: a quick try")
+    g = p.add_argument_group("music data (chorales, folk, MIDI)")
+    g.add_argument("--window", type=int, metavar="STEPS",
+                   help="sixteenth-note steps per example (default: 32, two bars of 4/4)")
+    g.add_argument("--stride", type=int, metavar="STEPS",
+                   help="steps between the starts of consecutive windows (default: 16, one bar)")
+    g.add_argument("--transpose", metavar="HOW",
+                   help="none, common (every piece to C major / A minor) or augment:N (N random "
+                   "transpositions of every training window) (default: none)")
+    g.add_argument("--voices", choices=("melody", "satb"),
+                   help="one melody line, or soprano, alto, tenor and bass (default: satb for "
+                   "chorales, melody otherwise)")
 
 
 def device_arg(p: argparse.ArgumentParser) -> None:
@@ -69,7 +85,7 @@ def device_arg(p: argparse.ArgumentParser) -> None:
 def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConfig:
     """The data to load: the flags, or the run's stored data when --data is not given."""
     if args.data is None:
-        given = [flag_name(k) for k in DATA_FLAGS[1:] if getattr(args, k) is not None]
+        given = [flag_name(k) for k in DATA_FLAGS[1:] if getattr(args, k, None) is not None]
         if given:
             raise ValueError(f"{', '.join(given)} need --data SPEC")
         if stored is None:
@@ -79,7 +95,9 @@ def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConf
     if size is not None and len(size) == 1:
         size = (size[0], size[0])
     return DataConfig(spec=args.data, data_dir=args.data_dir, label_column=args.label_column,
-                      condition_columns=args.condition_columns, image_size=size)
+                      condition_columns=args.condition_columns, image_size=size, window=args.window,
+                      stride=args.stride, transpose=args.transpose, voices=args.voices,
+                      limit=getattr(args, "data_limit", None))
 
 
 def load_data(cfg: DataConfig) -> vaelab.Dataset:

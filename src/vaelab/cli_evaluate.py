@@ -78,6 +78,16 @@ def format_table(r: dict[str, Any], latent_dim: int) -> str:
         row("active units", f"{r['active_units']} / {latent_dim}", "Cov_x(E_q[z]) > 0.01")
     if r["probe_accuracy"] is not None:
         row("linear probe accuracy", _num(r["probe_accuracy"], 3), "logistic regression on codes")
+    if r.get("baselines"):
+        row("token accuracy", _num(r["token_accuracy"], 3), "greedy reconstruction from the code")
+        if r.get("nll_per_step") is not None:
+            row("NLL per step (nats)", _num(r["nll_per_step"], 3), "IWAE NLL / tokens per example")
+        row("-ELBO per step (nats)", _num(r.get("neg_elbo_per_step"), 3))
+        for name, b in r["baselines"].items():
+            row(f"baseline: {name}", _num(b["nll_per_step"], 3),
+                f"nats per step; next-token accuracy {_num(b['accuracy'], 3)}")
+    if r.get("harmony"):
+        lines.extend(harmony_table(r["harmony"]))
     if r["classifier_accuracy"] is not None:
         row("feature classifier", _num(r["classifier_accuracy"], 3), f"test accuracy ({r['classifier']})")
         if r["label_accuracy"] is not None:
@@ -92,6 +102,25 @@ def format_table(r: dict[str, Any], latent_dim: int) -> str:
         row("Fréchet distances", "-", f"feature classifier {r['classifier']}")
     lines += [f"  note: {note}" for note in r["notes"]]
     return "\n".join(lines)
+
+
+HARMONY_COLUMNS = {"alto_accuracy": "alto", "tenor_accuracy": "tenor", "bass_accuracy": "bass",
+                   "order": "SATB order", "in_range": "in range", "parallels_per_100_beats": "par/100"}
+HARMONY_ROWS = {"model": "harmonizer", "baseline": "most frequent", "bach": "Bach"}
+
+
+def harmony_table(h: dict[str, dict[str, float]]) -> list[str]:
+    """The harmonizer's voice-leading scores next to the baseline's and Bach's, as table lines."""
+    head = "".join(f"{title:>11}" for title in HARMONY_COLUMNS.values())
+    lines = [f"  {'harmony (test chorales)':<26}{head}"]
+    for key, title in HARMONY_ROWS.items():
+        if key in h:
+            digits = {"parallels_per_100_beats": 2}
+            cells = "".join(f"{_num(h[key].get(c), digits.get(c, 3)):>11}" for c in HARMONY_COLUMNS)
+            lines.append(f"    {title:<24}{cells}")
+    lines.append("  (accuracy per step against Bach's voices; order: beats in SATB order without crossing; "
+                 "par/100: parallel fifths and octaves per 100 beats)")
+    return lines
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -38,16 +38,9 @@ def floats(text: str) -> tuple[float, ...]:
 
 
 def _out(text: str, info: dict[str, Any]) -> Path:
-    """``--out`` checked against the kind of data before any work: PNG for images, CSV for tables."""
-    path = outputs.check_suffix(text)
-    suffix, kind = path.suffix.lower(), info.get("kind")
-    if suffix == ".png" and kind != "image":
-        raise ValueError(f"--out {path}: PNG output needs image data; this run holds {kind} data, "
-                         "use .csv (the data's columns) or .npy")
-    if suffix == ".csv" and kind != "table":
-        raise ValueError(f"--out {path}: CSV output needs table data; this run holds {kind} data, "
-                         "use .png or .npy")
-    return path
+    """``--out`` checked against the kind of data before any work: PNG for images (or piano rolls
+    of music), CSV for tables, MIDI for music, .npy for all."""
+    return outputs.check_output(text, str(info.get("kind")))
 
 
 def _data(args: argparse.Namespace, model: vaelab.Autoencoder,
@@ -65,10 +58,15 @@ def _check_index(i: int, n: int, flag: str, split: str) -> None:
 
 def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.ndarray],
            figure: Any) -> None:
-    """Write ``x`` (..., *shape) in data units: ``figure()`` for .png, the array for .npy, or one
-    CSV row per example with the ``lead`` columns (name -> one value per row) before the data's."""
+    """Write ``x`` (..., *shape) in data units: ``figure()`` for .png, the array for .npy, one
+    CSV row per example with the ``lead`` columns (name -> one value per row) before the data's,
+    or for music a MIDI file with the examples in turn and piano rolls captioned with ``lead``."""
     suffix = path.suffix.lower()
-    if suffix == ".png":
+    if info.get("kind") == "sequence" and suffix in (".mid", ".png"):
+        flat = x.reshape(-1, *info["shape"])
+        titles = [", ".join(f"{name} {_fmt(v[i])}" for name, v in lead.items()) for i in range(len(flat))]
+        outputs.write_data(path, flat, info, titles=titles)
+    elif suffix == ".png":
         outputs.save_figure(figure(), path)
     elif suffix == ".npy":
         outputs.write_npy(path, x)
@@ -77,6 +75,10 @@ def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.n
         columns = list(info.get("columns") or [f"x{i}" for i in range(width)])
         flat = x.reshape(-1, width)  # (rows, D)
         outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns])
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float | np.floating) else str(v)
 
 
 # -- interpolate ---------------------------------------------------------------------------------
@@ -142,13 +144,16 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     info = model.data_info
     path = _out(args.out, info)
     data = _data(args, model, config)
+    if args.feature is not None:
+        return _feature_attribute(args, model, data, path)
     if args.with_files or args.without_files:
         vector, name = _file_vector(args, model)
         x, _ = data.split(args.split)
         for i in args.index or []:
             _check_index(i, len(x), "--index", args.split)
         index = np.asarray(args.index) if args.index else np.arange(min(4, len(x)))
-        return _write_attribute(args, model, path, x, index, vector, name)
+        _write_attribute(args, model, path, x, index, vector, name)
+        return 0
     if args.label is None:
         raise ValueError("give --label A (and optionally --vs B) for a vector between classes, "
                          "or --with FILE... --without FILE... for one between two lists of files")
@@ -175,12 +180,43 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         index = index if len(index) else np.arange(min(4, len(x)))
     vector = latent.label_attribute(model, data.x_train, data.y_train, label, versus)  # (Z,)
     name = f"{classes[label]} - {'rest' if versus is None else classes[versus]}"
-    return _write_attribute(args, model, path, x, index, vector, name)
+    _write_attribute(args, model, path, x, index, vector, name)
+    return 0
+
+
+def _feature_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, data: vaelab.Dataset,
+                       path: Path) -> int:
+    """The vector from the training windows lowest in a musical feature to the highest (MusicVAE,
+    Roberts et al. 2018, section 5.4: mean code of the top quartile minus that of the bottom)."""
+    from vaelab import melody  # music only
+
+    if args.label is not None or args.vs is not None or args.with_files or args.without_files:
+        raise ValueError("--feature replaces --label/--vs and --with/--without; give one of them")
+    if data.info.kind != "sequence":
+        raise ValueError(f"--feature {args.feature} needs music; {data.info.source} holds {data.info.kind} "
+                         "data (use --label or --with/--without)")
+    pitch_range = tuple(data.info.pitch_range)
+    top_voice = data.x_train if data.x_train.ndim == 2 else data.x_train[:, 0]  # the melody
+    low, high = melody.split_by_feature(top_voice, args.feature, pitch_range)
+    vector = latent.attribute_vector(model, data.x_train[high], data.x_train[low])
+    x, _ = data.split(args.split)
+    for i in args.index or []:
+        _check_index(i, len(x), "--index", args.split)
+    index = np.asarray(args.index) if args.index else np.arange(min(4, len(x)))
+    shifted = _write_attribute(args, model, path, x, index, vector, f"{args.feature} high - low")
+    # What the shift did to the feature: its mean over the shifted rows at each strength.
+    voice = shifted if shifted.ndim == 3 else shifted[:, :, 0]  # (N, S, T)
+    values = melody.feature(args.feature, voice.reshape(-1, voice.shape[-1]), pitch_range)
+    per_strength = np.nanmean(values.reshape(len(index), -1), axis=0)
+    print(f"{args.feature} by strength: " + ", ".join(
+        f"{s:g}: {v:.3g}" for s, v in zip(args.strengths, per_strength, strict=True)))
+    return 0
 
 
 def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: Path, x: np.ndarray,
-                     index: np.ndarray, vector: Any, name: str) -> int:
-    """Shift rows ``index`` of ``x`` along ``vector``; write the shifts and the vector."""
+                     index: np.ndarray, vector: Any, name: str) -> np.ndarray:
+    """Shift rows ``index`` of ``x`` along ``vector``; write the shifts and the vector; return the
+    shifts (N, S, *shape)."""
     info = model.data_info
     shifted = latent.apply_vector(model, x[index], vector, args.strengths).cpu().numpy()  # (N, S, ...)
     s = np.asarray(args.strengths, dtype=np.float64)
@@ -190,7 +226,7 @@ def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: 
     vector_path = outputs.write_npy(path.with_name(path.stem + ".vector.npy"), vector.cpu().numpy())
     print(f"wrote rows {index.tolist()} of --split {args.split} shifted along {name} "
           f"(strengths {', '.join(f'{v:g}' for v in s)}) to {path}; the vector to {vector_path}")
-    return 0
+    return shifted
 
 
 # -- traverse ------------------------------------------------------------------------------------
@@ -312,7 +348,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         device_arg(p)
         return p
 
-    out = "FILE.png (images), .csv (tables: the data's columns) or .npy"
+    out = "FILE.png (images; piano rolls for music), .csv (tables: the data's columns), .mid (music) or .npy"
     p = run_cmd("interpolate", "decode a path in latent space between two inputs",
                 cmd_interpolate, out + " (.npy: (steps, *shape); .csv: a step column first)")
     p.add_argument("--from", dest="start", required=True, metavar="I|FILE",
@@ -339,6 +375,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=int, nargs="+", metavar="I",
                    help="rows of --split to shift (default: the first 4 not of class A, or the "
                    "first 4 if all are)")
+    p.add_argument("--feature", metavar="NAME",
+                   help="music, instead of --label: the vector from the training windows lowest in "
+                   "this feature (quartile) to the highest; density, interval, height or rests")
     p.add_argument("--strengths", type=floats, default=(-2.0, -1.0, 0.0, 1.0, 2.0),
                    metavar="S[,S...]", help="multiples of the vector to add (default: -2,-1,0,1,2)")
 

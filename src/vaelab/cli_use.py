@@ -107,12 +107,17 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     y = None if y is None or not model.conditional else y[: len(x)]
     recon = batched(model.reconstruct, x, device, y=y)
     info = model.data_info
-    if path.suffix.lower() == ".png":
-        if info.get("kind") != "image":
-            raise ValueError(f"--out {path}: PNG output needs image data; use .csv or .npy")
+    if path.suffix.lower() == ".png" and info.get("kind") == "image":
         outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
+    elif path.suffix.lower() == ".png" and info.get("kind") == "sequence":  # inputs next to outputs
+        pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
+        titles = [f"{who} {i}" for i in range(len(x)) for who in ("input", "reconstruction")]
+        outputs.write_data(path, pairs, info, titles=titles)
     else:
         outputs.write_data(path, recon, info)
+    if info.get("kind") == "sequence":
+        print(f"wrote {len(x)} reconstructions to {path} (token accuracy {np.mean(recon == x):.3f})")
+        return 0
     err = float(np.sqrt(np.mean((recon - x) ** 2)))
     print(f"wrote {len(x)} reconstructions to {path} (RMSE {err:.4g} in data units)")
     return 0
@@ -193,13 +198,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register sample, reconstruct, encode, decode and info."""
 
+    out_help = "FILE.png (images; piano rolls for music), .csv (tables), .mid (music) or .npy"
+
     def run_cmd(name: str, help: str, func: Any) -> argparse.ArgumentParser:
         return add_run_command(sub, common, name, help, func)
 
     p = run_cmd("sample", "draw new codes from the prior or a GMM over the training codes, "
                 "and decode them", cmd_sample)
     p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
-    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--sampler", choices=("prior", "gmm"), default="prior",
                    help="prior: z ~ N(0, I) (VAE only); gmm: a Gaussian mixture fitted to the codes "
                    f"of the training data, cached in RUN/{GMM_FILE} (an AE can use it) "
@@ -223,7 +230,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "test", "all"),
                    help="which rows (default: test)")
     p.add_argument("-n", type=int, default=30, help="how many rows, 0 = all (default: 30)")
-    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    p.add_argument("--out", required=True, help=out_help)
     device_arg(p)
 
     p = run_cmd("encode", "write the codes (posterior means) of data", cmd_encode)
@@ -238,7 +245,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--label", metavar="K", help="cvae: the class to decode every code as (id or name)")
     p.add_argument("--condition", metavar="COL=V[,...]",
                    help="cvae on condition columns: the value of every condition column")
-    p.add_argument("--out", required=True, help="FILE.png (images), .csv (tables) or .npy")
+    p.add_argument("--out", required=True, help=out_help)
     device_arg(p)
 
     p = run_cmd("info", "show a run's config, size and last metrics", cmd_info)

@@ -50,6 +50,12 @@ class Evaluation:
     classifier_accuracy : test accuracy of the feature classifier.
     label_accuracy : a label-conditioned model (cvae): the share of its samples, drawn for the split's
         labels, that the feature classifier labels as the class they were drawn for.
+    token_accuracy, nll_per_step, neg_elbo_per_step, baselines : music (melody models): the share
+        of tokens a greedy reconstruction gets right; the NLL and -ELBO per token; and
+        ``{"unigram" | "repeat": {"nll_per_step", "accuracy"}}`` of the next-token baselines
+        (:mod:`vaelab.evaluation_music`).
+    harmony : music (harmonizers): ``{"model" | "baseline" | "bach": score}`` with the fields of
+        :class:`vaelab.harmony.HarmonyScore`.
     seconds : wall-clock time of each part.
     """
 
@@ -72,6 +78,11 @@ class Evaluation:
     probe_accuracy: float | None = None
     classifier_accuracy: float | None = None
     label_accuracy: float | None = None
+    token_accuracy: float | None = None
+    nll_per_step: float | None = None
+    neg_elbo_per_step: float | None = None
+    baselines: dict[str, dict[str, float]] | None = None
+    harmony: dict[str, dict[str, float]] | None = None
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -153,6 +164,11 @@ def evaluate(model: Autoencoder, data: Dataset, split: Literal["train", "test", 
     if y is not None and data.labels is not None:
         out["probe_accuracy"] = clock("probe", metrics.probe_accuracy, model, data.x_train, data.y_train,
                                       x_raw, y)
+    if data.info.kind == "sequence":
+        from vaelab.evaluation_music import sequence_scores  # music only
+
+        out.update(clock("music", sequence_scores, model, data, x, seed, out.get("nll_iwae"),
+                         out.get("neg_elbo")))
     if classifier is not None:
         out.update(clock("fidelity", _fidelity, model, data, x_raw, cond, classifier, sampler, seed, notes))
     return Evaluation(n=len(x), split=split, iwae_k=iwae_k if out.get("nll_iwae") is not None else 0,

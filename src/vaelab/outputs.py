@@ -1,5 +1,6 @@
 """Writing model outputs in the data's own format, chosen by the file suffix the user asked for:
-``.png`` (a grid, images only), ``.npy`` (the array as it is) or ``.csv`` (tables, with the
+``.png`` (a grid of images, or piano rolls of music), ``.mid`` (music: the examples one after
+another, a bar of rest between them), ``.npy`` (the array as it is) or ``.csv`` (tables, with the
 original column names; codes, with columns z0, z1, ...). Used by the CLI, which picks the paths.
 """
 
@@ -14,14 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import plots
+from vaelab import plots, plots_music
 from vaelab.checkpoint import atomic_path, read_metrics
 from vaelab.data import Dataset
+from vaelab.data.tokens import REST
 from vaelab.losses import kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.noise import psnr
 
-SUFFIXES = (".png", ".npy", ".csv")
+SUFFIXES = (".png", ".npy", ".csv", ".mid")
+OUTPUT_FOR_KIND = {"image": ".png or .npy", "table": ".csv or .npy", "sequence": ".mid, .png or .npy"}
 
 
 def check_suffix(path: str | os.PathLike[str], allowed: Sequence[str] = SUFFIXES) -> Path:
@@ -30,6 +33,23 @@ def check_suffix(path: str | os.PathLike[str], allowed: Sequence[str] = SUFFIXES
     if path.suffix.lower() not in allowed:
         raise ValueError(f"--out {path}: unknown file type {path.suffix or '(none)'!r}; "
                          f"allowed: {', '.join(allowed)}")
+    return path
+
+
+# which kinds of data each output type holds, and how to name them in an error
+OUTPUT_KINDS = {".png": ("image", "sequence"), ".csv": ("table",), ".mid": ("sequence",)}
+KIND_NAMES = {"image": "image", "table": "table", "sequence": "music"}
+
+
+def check_output(path: str | os.PathLike[str], kind: str) -> Path:
+    """``path`` as a Path if its suffix is allowed for data of ``kind``, else a one-line
+    ``ValueError`` naming what the data allow."""
+    path = check_suffix(path)
+    suffix = path.suffix.lower()
+    if suffix in OUTPUT_KINDS and kind not in OUTPUT_KINDS[suffix]:
+        needs = " or ".join(KIND_NAMES[k] for k in OUTPUT_KINDS[suffix])
+        raise ValueError(f"--out {path}: {suffix[1:].upper()} output needs {needs} data; this run holds "
+                         f"{KIND_NAMES.get(kind, kind)} data, use {OUTPUT_FOR_KIND.get(kind, '.npy')}")
     return path
 
 
@@ -64,25 +84,49 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
 
 
 def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any],
-               title: str | None = None) -> Path:
-    """Write examples ``x`` (N, *shape) in data units as a PNG grid, .npy, or CSV.
+               title: str | None = None, titles: Sequence[str] | None = None) -> Path:
+    """Write examples ``x`` (N, *shape) in data units as a PNG grid, .npy, CSV or MIDI.
 
-    PNG needs images; CSV needs tables (its header is the data's column names).
+    PNG needs images (a grid) or music (piano rolls, captioned with ``titles``); CSV needs tables
+    (its header is the data's column names); MIDI needs music (the examples in turn).
     """
-    path = check_suffix(path)
-    suffix = path.suffix.lower()
+    path = check_output(path, str(info.get("kind")))
+    suffix, kind = path.suffix.lower(), info.get("kind")
     if suffix == ".npy":
         return write_npy(path, x)
-    if suffix == ".png":
-        if info.get("kind") != "image":
-            raise ValueError(f"--out {path}: PNG output needs image data; these are tables, "
-                             "use .csv or .npy")
+    if suffix == ".png" and kind == "image":
         return save_figure(plots.image_grid(x, tuple(info["value_range"]), title=title), path)
-    if info.get("kind") != "table":
-        raise ValueError(f"--out {path}: CSV output needs table data; these are images, "
-                         "use .png or .npy")
+    if suffix == ".png":
+        fig = plots_music.piano_rolls(x, tuple(info["pitch_range"]), titles=titles, voices=info["voices"],
+                                      steps_per_bar=4 * int(info["steps_per_quarter"]), title=title)
+        return save_figure(fig, path)
+    if suffix == ".mid":
+        return write_music(path, x, info)
     columns = info.get("columns") or [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
     return write_csv(path, x, columns)
+
+
+def in_turn(tokens: np.ndarray, gap: int) -> np.ndarray:
+    """Examples (N, T) or (N, V, T) one after another with ``gap`` rest steps between them:
+    (V, N*T + (N-1)*gap), voices kept apart."""
+    x = np.asarray(tokens)
+    x = x[:, None] if x.ndim == 2 else x
+    n, v, _ = x.shape
+    rest = np.full((v, gap), REST, dtype=x.dtype)
+    parts = [p for i in range(n) for p in ((x[i],) if i == 0 else (rest, x[i]))]
+    return np.concatenate(parts, axis=1)
+
+
+def write_music(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any]) -> Path:
+    """Token examples (N, T) or (N, V, T) as one MIDI file, one track per voice, the examples in
+    turn with a bar of rest between them."""
+    from vaelab.data.midi import write_midi  # mido: the music extra
+
+    steps_per_bar = 4 * int(info["steps_per_quarter"])
+    joined = in_turn(np.rint(x).astype(np.int64), steps_per_bar)
+    voices = list(info["voices"])
+    return write_midi(Path(path), joined if len(voices) > 1 else joined[0], tuple(info["pitch_range"]),
+                      steps_per_quarter=int(info["steps_per_quarter"]), names=voices)
 
 
 def write_codes(path: str | os.PathLike[str], z: np.ndarray, labels: np.ndarray | None = None,
@@ -134,7 +178,8 @@ def read_codes(path: str | os.PathLike[str], latent_dim: int) -> np.ndarray:
 def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path]:
     """The standard pictures of a run: training curves (marking a KL collapse); for images, test
     reconstructions, samples from the prior (one row per class for a cvae) and, for a model trained
-    with noise, a denoising example (figures/*.png); for tables, samples in RUN/samples.csv."""
+    with noise, a denoising example (figures/*.png); for tables, samples in RUN/samples.csv; for
+    music, piano rolls and MIDI files of reconstructions and samples, or of harmonizations."""
     info = model.data_info
     figs = out / "figures"
     history = read_metrics(out)
@@ -145,7 +190,9 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
     y_test = None
     if model.conditional and data.y_test is not None:
         y_test = torch.as_tensor(data.y_test, device=model.device)
-    if info.get("kind") == "image":
+    if info.get("kind") == "sequence":
+        written += _music_figures(model, data, figs, gen)
+    elif info.get("kind") == "image":
         x = data.x_test[:30]
         xt = torch.from_numpy(x).to(model.device)
         yt = None if y_test is None else y_test[:30]
@@ -190,4 +237,34 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
         elif not model.conditional:
             samples = model.sample(100, generator=gen).cpu().numpy()
             written.append(write_data(out / "samples.csv", samples, info))
+    return written
+
+
+def _music_figures(model: Autoencoder, data: Dataset, figs: Path, gen: torch.Generator) -> list[Path]:
+    """Piano rolls (.png) and MIDI files (.mid) of a music run: a harmonizer's harmonizations of test
+    melodies next to the originals; otherwise test reconstructions next to their inputs, and
+    samples from the prior."""
+    info, written = model.data_info, []
+    x = data.x_test[:3]
+    xt = torch.from_numpy(x).to(model.device)
+    if hasattr(model, "harmonize"):  # a harmonizer: its voices under the test sopranos
+        made = model.harmonize(xt[:, 0], n_variations=1, temperature=0.5, generator=gen)[:, 0]
+        pairs = np.stack([x, made.cpu().numpy()], axis=1).reshape(-1, *x.shape[1:])
+        titles = [f"{who}, test window {i}" for i in range(len(x)) for who in ("original", "harmonizer")]
+        for suffix in (".png", ".mid"):
+            written.append(write_data(figs / f"harmonizations{suffix}", pairs, info, titles=titles,
+                                      title="test melodies: the original voices, then the harmonizer's"))
+        return written
+    recon = model.reconstruct(xt).cpu().numpy()
+    pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
+    titles = [f"{who} {i}" for i in range(len(x)) for who in ("test window", "reconstruction")]
+    for suffix in (".png", ".mid"):
+        written.append(write_data(figs / f"reconstructions{suffix}", pairs, info, titles=titles,
+                                  title="test windows and their reconstructions (greedy decoding)"))
+    if model.generative and not model.conditional:
+        samples = model.sample(8, generator=gen).cpu().numpy()
+        titles = [f"sample {i}" for i in range(len(samples))]
+        for suffix in (".png", ".mid"):
+            written.append(write_data(figs / f"samples{suffix}", samples, info, titles=titles,
+                                      title="samples from the prior (greedy decoding)"))
     return written

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent
+from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent, plots_music
 from vaelab.data import Dataset
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
@@ -153,6 +153,7 @@ class _Page:
         #: the test rows' labels or conditions, which a conditional model is given with them
         self.cond = data.y_test if conditional else None
         self.image = info.kind == "image"
+        self.music = info.kind == "sequence"
         self.value_range = tuple(info.value_range)
         self.columns = list(info.columns or [f"x{i}" for i in range(int(np.prod(info.shape)))])
 
@@ -167,6 +168,13 @@ class _Page:
     def given(self, i: int, j: int) -> np.ndarray | None:
         """Conditions of test rows i..j-1 for a conditional model, else None."""
         return None if self.cond is None else self.cond[i:j]
+
+    def rolls(self, x: np.ndarray, titles: Sequence[str], title: str) -> str:
+        """Piano rolls of token examples (N, *shape), one captioned by each of ``titles``."""
+        info = self.data.info
+        fig = plots_music.piano_rolls(x, tuple(info.pitch_range), titles=list(titles), voices=info.voices,
+                                      steps_per_bar=4 * int(info.steps_per_quarter), title=title)
+        return _img(fig, title)
 
     def rows(self, x: np.ndarray, first: str | None = None, keys: Sequence[Any] = ()) -> str:
         """A table of rows ``x`` (N, D) under the column names, with an optional first column."""
@@ -215,6 +223,8 @@ EVALUATION_ROWS = {
     "label_accuracy": "label accuracy of conditional samples", "fd_samples": "Fréchet distance: samples",
     "fd_recon": "Fréchet distance: reconstructions", "fd_floor": "Fréchet distance: train (floor)",
     "precision": "precision (k-NN)", "recall": "recall (k-NN)",
+    "token_accuracy": "token accuracy (greedy reconstruction)", "nll_per_step": "NLL per step (nats)",
+    "neg_elbo_per_step": "-ELBO per step (nats)",
 }
 
 
@@ -231,8 +241,18 @@ def _evaluation(run_dir: Path) -> str:
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
         return f'<p class="note">{html.escape(str(path))} is unreadable ({html.escape(str(err))}).</p>'
     extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+    music = ""
+    if isinstance(record.get("baselines"), dict):
+        music += "<h3>Next-token baselines on the same rows</h3>" + _table(
+            ["baseline", "NLL per step (nats)", "accuracy"],
+            [[name, b.get("nll_per_step"), b.get("accuracy")] for name, b in record["baselines"].items()])
+    if isinstance(record.get("harmony"), dict):
+        fields = ["alto_accuracy", "tenor_accuracy", "bass_accuracy", "order", "in_range",
+                  "parallels_per_100_beats"]
+        music += "<h3>Harmonizations of the test sopranos</h3>" + _table(
+            ["", *fields], [[who, *(h.get(f) for f in fields)] for who, h in record["harmony"].items()])
     return (f'<p class="note">From {html.escape(checkpoint.EVALUATION)}, written by '
-            f"<code>vaelab evaluate</code>.</p>{_kv(rows)}{extra}")
+            f"<code>vaelab evaluate</code>.</p>{_kv(rows)}{music}{extra}")
 
 
 def _curves(run_dir: Path, model: Autoencoder) -> str:
@@ -255,7 +275,22 @@ def _reconstruct(model: Autoencoder, x: np.ndarray, y: np.ndarray | None) -> np.
     return model.reconstruct(torch.from_numpy(x).to(model.device), y_t).cpu().numpy()
 
 
+def _harmonizer(model: Autoencoder) -> bool:
+    return hasattr(model, "harmonize")
+
+
 def _reconstructions(page: _Page, model: Autoencoder) -> str:
+    if page.music:
+        x = page.data.x_test[:3]
+        if _harmonizer(model):
+            made = model.harmonize(torch.from_numpy(x[:, 0]).to(model.device), n_variations=1,
+                                   temperature=0.5, generator=torch.Generator(model.device).manual_seed(0))
+            shown, who = made[:, 0].cpu().numpy(), "harmonizer"
+        else:
+            shown, who = _reconstruct(model, x, None), "reconstruction"
+        pairs = np.stack([x, shown], axis=1).reshape(-1, *x.shape[1:])
+        titles = [f"{w} {i}" for i in range(len(x)) for w in ("test window", who)]
+        return page.rolls(pairs, titles, f"test windows and the {who}'s version (greedy decoding)")
     n = 20 if page.image else N_SHOWN
     x = page.data.x_test[:n]
     recon = _reconstruct(model, x, page.given(0, n))
@@ -269,7 +304,10 @@ def _reconstructions(page: _Page, model: Autoencoder) -> str:
 
 
 def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) -> str:
-    n = 64 if page.image else N_SHOWN
+    if page.music and _harmonizer(model):
+        return ('<p class="note">A harmonizer writes voices under a given melody; see the '
+                "reconstructions above, and <code>vaelab accompany RUN melody.mid</code>.</p>")
+    n = 6 if page.music else 64 if page.image else N_SHOWN
     blocks = []
     sources: list[tuple[str, str | GMMSampler]] = [("the prior N(0, I)", "prior")] if model.generative else []
     sources.append((f"a {len(gmm.weights)}-component GMM over the codes", gmm))
@@ -283,7 +321,9 @@ def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) ->
     for title, sampler in sources:
         x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler, y=y)
         x = x.cpu().numpy()
-        if page.image and classes is not None:
+        if page.music:
+            shown = page.rolls(x, [f"sample {k}" for k in range(len(x))], title)
+        elif page.image and classes is not None:
             shown = _img(plots.labelled_rows(x.reshape(len(classes), 8, *x.shape[1:]), page.value_range,
                                              [str(c) for c in classes]), title)
         elif page.image:
@@ -318,6 +358,8 @@ def _pair(page: _Page) -> tuple[int, int] | None:
 
 
 def _interpolation(page: _Page, model: Autoencoder) -> str:
+    if page.music and _harmonizer(model):
+        return '<p class="note">Not drawn for a harmonizer, whose decoder needs a melody.</p>'
     pair = _pair(page)
     if pair is None:
         return '<p class="note">The test split has fewer than 2 rows.</p>'
@@ -327,17 +369,26 @@ def _interpolation(page: _Page, model: Autoencoder) -> str:
                                 y=page.given(i, i + 1))
     frames_np = frames.decoded.cpu().numpy()
     title = f"slerp from {page.label(i)} to {page.label(j)}"
+    t = np.linspace(0.0, 1.0, len(frames_np))
+    if page.music:
+        return page.rolls(frames_np[::3], [f"t = {v:.2f}" for v in t[::3]], title)
     if page.image:
         return _img(plots.interpolation_strip(frames_np, page.value_range, title=title), title)
-    t = np.linspace(0.0, 1.0, len(frames_np))
     return f"<h3>{html.escape(title)}</h3>" + page.rows(frames_np, "t", t)
 
 
 def _traversals(page: _Page, model: Autoencoder) -> str:
+    if page.music and _harmonizer(model):
+        return '<p class="note">Not drawn for a harmonizer, whose decoder needs a melody.</p>'
     x = page.data.x_test
     t = latent.traverse(model, x[:1], reference=x, n_dims=min(5, model.config.latent_dim),
                         y=page.given(0, 1), reference_y=page.cond)
     title = f"{page.label(0)}, most used dimensions first"
+    if page.music:  # the most used dimension at three values
+        values = t.values.tolist()
+        pick = [0, len(values) // 2, len(values) - 1]
+        shown = t.images[0, pick].cpu().numpy()
+        return page.rolls(shown, [f"z{t.dims[0]} = {_fmt(float(values[k]))}" for k in pick], title)
     if page.image:
         return _img(plots.traversal_grid(t.images.cpu().numpy(), page.value_range, t.dims,
                                          t.values.tolist(), title=title), title)

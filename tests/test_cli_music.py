@@ -252,3 +252,28 @@ TRAIN_ERRORS = [
 def test_bad_music_train_flags_fail_in_one_line(capsys, flags, words):
     fails(capsys, "train", *TINY, "--epochs", "1", *flags, "--out", "run", words=words)
     assert not Path("run").exists()
+
+
+def test_sample_draws_tokens_at_a_temperature(trained, capsys, tmp_path):
+    run_dir, _ = trained("melody")
+
+    def draw(name: str, *flags: str) -> np.ndarray:
+        ok(capsys, "sample", run_dir, "-n", "6", "--seed", "1", *flags, "--out", tmp_path / name,
+           "--device", "cpu")
+        return np.load(tmp_path / name)
+
+    greedy = draw("g.npy", "--token-temperature", "0")
+    assert np.array_equal(greedy, draw("g2.npy", "--token-temperature", "0"))  # seeded
+    hot = draw("h.npy", "--token-temperature", "2")
+    assert not np.array_equal(greedy, hot)  # the same codes, other tokens
+    fails(capsys, "sample", run_dir, "--token-temperature", "-1", "--out", tmp_path / "x.mid",
+          words=("temperature=-1.0", ">= 0"))
+
+
+def test_token_temperature_is_only_for_token_models():
+    import vaelab
+
+    digits = vaelab.load_dataset("digits")
+    model = vaelab.build_model(data=digits, latent_dim=2, hidden=(8,), seed=0)
+    with pytest.raises(ValueError, match="token_temperature applies to token models"):
+        vaelab.latent.sample(model, 2, token_temperature=0.5)

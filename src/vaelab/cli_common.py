@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,28 @@ def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, dict[str, An
     """The model of ``args.run`` on ``args.device``, its config.json, and the device."""
     device = vaelab.resolve_device(args.device)
     return vaelab.load(args.run, device=device), checkpoint.read_config(args.run), device
+
+
+def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, config: dict[str, Any]) -> vaelab.Dataset:
+    """The data a command on a run works on: ``--data``, else the run's own; shape-checked."""
+    data = load_data(data_config(args, config.get("data")))
+    check_shape(model, data)
+    return data
+
+
+def add_output_command(sub: Any, common: argparse.ArgumentParser, name: str, help: str, func: Any,
+                       out: str, split: str = "the rows that indices refer to") -> argparse.ArgumentParser:
+    """A subcommand on a run that writes ``--out`` and reads rows of ``--split`` of its data."""
+    p = add_run_command(sub, common, name, help, func)
+    # Read "--strengths -2,-1,0" as a value, not an option: newer CPython argparse uses
+    # this matcher; older ones see a negative number only in "-2" or "-.5".
+    p._negative_number_matcher = re.compile(r"-\.?\d")
+    p.add_argument("--out", required=True, metavar="FILE", help=out)
+    p.add_argument("--split", default="test", choices=("train", "test", "all"),
+                   help=f"{split} (default: test)")
+    add_data_args(p, default="the run's training data")
+    device_arg(p)
+    return p
 
 
 def add_run_command(sub: Any, common: argparse.ArgumentParser, name: str, help: str,

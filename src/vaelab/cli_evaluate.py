@@ -104,7 +104,8 @@ def format_table(r: dict[str, Any], latent_dim: int) -> str:
     return "\n".join(lines)
 
 
-HARMONY_COLUMNS = {"alto_accuracy": "alto", "tenor_accuracy": "tenor", "bass_accuracy": "bass",
+HARMONY_COLUMNS = {"alto_pitch_accuracy": "alto", "tenor_pitch_accuracy": "tenor",
+                   "bass_pitch_accuracy": "bass",
                    "order": "SATB order", "in_range": "in range", "parallels_per_100_beats": "par/100"}
 HARMONY_ROWS = {"model": "harmonizer", "baseline": "most frequent", "bach": "Bach"}
 
@@ -118,8 +119,8 @@ def harmony_table(h: dict[str, dict[str, float]]) -> list[str]:
             digits = {"parallels_per_100_beats": 2}
             cells = "".join(f"{_num(h[key].get(c), digits.get(c, 3)):>11}" for c in HARMONY_COLUMNS)
             lines.append(f"    {title:<24}{cells}")
-    lines.append("  (accuracy per step against Bach's voices; order: beats in SATB order without crossing; "
-                 "par/100: parallel fifths and octaves per 100 beats)")
+    lines.append("  (alto, tenor, bass: share of steps sounding Bach's pitch; order: beats in SATB order "
+                 "without crossing; par/100: parallel fifths and octaves per 100 beats)")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Commands that explore a run's latent space: interpolate, attribute, traverse and plot.
+"""Commands that explore a run's latent space: interpolate, attribute and traverse.
 
 Outputs come back in the data's own units and format, chosen by the suffix of ``--out``: a PNG
 picture (images), a CSV with the data's column names after a few leading columns that say which
@@ -8,18 +8,14 @@ step, strength or dimension a row belongs to (tables), or the raw array as .npy.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 import vaelab
-from vaelab import checkpoint, latent, outputs, plots, plots_latent
-from vaelab.inference import decode_batched
-from vaelab.cli_common import (add_data_args, add_run_command, check_shape, class_id, data_config,
-                               device_arg, ints, load_data, open_run, read_input)
+from vaelab import latent, outputs, plots
+from vaelab.cli_common import (add_output_command, class_id, ints, open_run, read_input, run_data)
 
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
 
@@ -41,13 +37,6 @@ def _out(text: str, info: dict[str, Any]) -> Path:
     """``--out`` checked against the kind of data before any work: PNG for images (or piano rolls
     of music), CSV for tables, MIDI for music, .npy for all."""
     return outputs.check_output(text, str(info.get("kind")))
-
-
-def _data(args: argparse.Namespace, model: vaelab.Autoencoder,
-          config: dict[str, Any]) -> vaelab.Dataset:
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
-    return data
 
 
 def _check_index(i: int, n: int, flag: str, split: str) -> None:
@@ -93,7 +82,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                          "(the endpoints are included)")
     ends = {"--from": args.start, "--to": args.end}
     is_row = {flag: text.strip().lstrip("+-").isdigit() for flag, text in ends.items()}
-    x, y = _data(args, model, config).split(args.split) if any(is_row.values()) else (None, None)
+    x, y = run_data(args, model, config).split(args.split) if any(is_row.values()) else (None, None)
     given = None
     if model.conditional:  # the path is decoded with the --from row's label or conditions
         if not all(is_row.values()) or y is None:
@@ -143,7 +132,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
                          f"one with 'vaelab sample {args.run} --label K'")
     info = model.data_info
     path = _out(args.out, info)
-    data = _data(args, model, config)
+    data = run_data(args, model, config)
     if args.feature is not None:
         return _feature_attribute(args, model, data, path)
     if args.with_files or args.without_files:
@@ -254,7 +243,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
             raise ValueError(f"--range {span:g} --steps {steps}: need a range > 0 and at least "
                              "2 steps")
         values = np.linspace(-span, span, steps, dtype=np.float32)
-    x, y = _data(args, model, config).split(args.split)
+    x, y = run_data(args, model, config).split(args.split)
     _check_index(args.index, len(x), "--index", args.split)
     if model.conditional and y is None:
         raise ValueError(f"{args.run} is conditional: its data need labels or condition columns")
@@ -276,77 +265,15 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- plot ----------------------------------------------------------------------------------------
-
-
-def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
-    z_dim, kind = model.config.latent_dim, model.data_info.get("kind")
-    why = [f"this model's latent_dim is {z_dim}, not 2"] if z_dim != 2 else []
-    why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
-    why += ["an AE has no prior, so its codes are not on the N(0, I) scale of the grid"
-            ] if not model.generative else []
-    why += ["it is conditional; draw each label's samples with 'vaelab sample --label'"
-            ] if model.conditional else []
-    if why:
-        raise ValueError(f"plot manifold needs a VAE on images with a 2-D latent space: "
-                         f"{'; '.join(why)}; use 'vaelab plot {args.run} latent' instead")
-    if args.n < 2:
-        raise ValueError(f"--n {args.n}: the grid needs at least 2 codes per side")
-    grid = plots.normal_grid(args.n)  # (n*n, 2)
-    with torch.no_grad():
-        images = decode_batched(model, torch.from_numpy(grid.astype(np.float32))).cpu().numpy()
-    return plots.manifold_grid(images, tuple(model.data_info["value_range"]), grid,
-                               title=f"decoded {args.n}x{args.n} grid of the prior")
-
-
-def cmd_plot(args: argparse.Namespace) -> int:
-    path = outputs.check_suffix(args.out, (".png",))
-    if args.what == "curves":  # needs only metrics.jsonl
-        checkpoint.read_config(args.run)
-        history = checkpoint.read_metrics(args.run)
-        if not history:
-            raise ValueError(f"{args.run} has no completed epoch in metrics.jsonl; nothing to plot")
-        fig = plots.training_curves(history, title=str(args.run))
-    else:
-        model, config, device = open_run(args)
-        if args.what == "manifold":
-            fig = _manifold(model, args)
-        else:
-            data = _data(args, model, config)
-            x, y = data.split(args.split)
-            where = f"{data.info.name}, --split {args.split}"
-            cond = y if model.conditional else None
-            if args.what == "kl":
-                fig = plots.kl_per_dimension(latent.kl_per_dimension(model, x, y=cond),
-                                             title=f"KL per latent dimension ({where})")
-            else:
-                classes = data.info.classes if data.labels is not None else None
-                y = y if classes is not None else None
-                fig = plots_latent.latent_scatter(latent.codes(model, x, cond), y, method=args.method,
-                                                  class_names=classes, title=f"codes of {where}")
-    outputs.save_figure(fig, path)
-    print(f"wrote the {args.what} plot of {args.run} to {path}")
-    return 0
-
-
 # -- parsers -------------------------------------------------------------------------------------
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Register interpolate, attribute, traverse and plot."""
+    """Register interpolate, attribute and traverse."""
 
     def run_cmd(name: str, help: str, func: Any, out: str,
                 split: str = "the rows that indices refer to") -> argparse.ArgumentParser:
-        p = add_run_command(sub, common, name, help, func)
-        # Read "--strengths -2,-1,0" as a value, not an option: newer CPython argparse uses
-        # this matcher; older ones see a negative number only in "-2" or "-.5".
-        p._negative_number_matcher = re.compile(r"-\.?\d")
-        p.add_argument("--out", required=True, metavar="FILE", help=out)
-        p.add_argument("--split", default="test", choices=("train", "test", "all"),
-                       help=f"{split} (default: test)")
-        add_data_args(p, default="the run's training data")
-        device_arg(p)
-        return p
+        return add_output_command(sub, common, name, help, func, out, split)
 
     out = "FILE.png (images; piano rolls for music), .csv (tables: the data's columns), .mid (music) or .npy"
     p = run_cmd("interpolate", "decode a path in latent space between two inputs",
@@ -395,14 +322,3 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    "--steps 7, i.e. -3,-2,-1,0,1,2,3)")
     p.add_argument("--range", type=float, metavar="R", help="values from -R to R (default: 3)")
     p.add_argument("--steps", type=int, metavar="K", help="how many values in --range (default: 7)")
-
-    p = run_cmd("plot", "draw a picture of the latent space or the training of a run", cmd_plot,
-                "FILE.png", split="latent, kl: the rows to draw or average over")
-    p.add_argument("what", choices=("latent", "manifold", "curves", "kl"),
-                   help="latent: codes of --split coloured by class; manifold: decoded grid of a "
-                   "2-D prior (VAE on images); curves: loss per epoch; kl: KL per latent dimension "
-                   "(VAE)")
-    p.add_argument("--method", default="auto", choices=("auto", "identity", "pca", "tsne"),
-                   help="latent: how codes go to 2-D; auto = identity for 2-D codes, else PCA "
-                   "(default: auto)")
-    p.add_argument("--n", type=int, default=20, metavar="N", help="manifold: codes per side (default: 20)")

@@ -54,6 +54,10 @@ def run_gmm(model: vaelab.Autoencoder, run: Path, n_components: int | None,
     return gmm, f"a {k}-component GMM fitted to the training codes of {data.info.name}"
 
 
+#: how `sample` draws note tokens by default (MusicVAE's examples use 0.5)
+MUSIC_TOKEN_TEMPERATURE = 0.5
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"-n {args.n}: the number of samples must be at least 1")
@@ -78,10 +82,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         k = DEFAULT_COMPONENTS if args.components is None else args.components
         sampler, source = run_gmm(model, Path(args.run), k)
+    music = model.data_info.get("kind") == "sequence"
+    if args.token_temperature is not None and not music:
+        raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "
+                         f"{model.data_info.get('kind')} data")
+    token_temperature = (MUSIC_TOKEN_TEMPERATURE if args.token_temperature is None
+                         else args.token_temperature) if music else None
     # A CPU generator: the same --seed gives the same codes on every device.
     gen = torch.Generator().manual_seed(args.seed)
     groups = [latent.sample(model, args.n, temperature=args.temperature, generator=gen, sampler=sampler,
-                            y=y).cpu().numpy() for y in conditions]  # each (n, *shape)
+                            y=y, token_temperature=token_temperature).cpu().numpy()
+              for y in conditions]  # each (n, *shape)
     temp = f", temperature {args.temperature:g}" if args.temperature != 1 else ""
     title = f"{args.n} samples from {'a GMM' if args.sampler == 'gmm' else 'the prior'}{temp}"
     given = ""
@@ -112,7 +123,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     elif path.suffix.lower() == ".png" and info.get("kind") == "sequence":  # inputs next to outputs
         pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
         titles = [f"{who} {i}" for i in range(len(x)) for who in ("input", "reconstruction")]
-        outputs.write_data(path, pairs, info, titles=titles)
+        outputs.write_data(path, pairs, info, titles=titles, ncols=2)
     else:
         outputs.write_data(path, recon, info)
     if info.get("kind") == "sequence":
@@ -214,6 +225,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, metavar="T",
                    help="scale of the spread of the codes, > 0; below 1 gives more typical, less "
                    "varied samples (default: 1)")
+    p.add_argument("--token-temperature", type=float, metavar="T",
+                   help="music: draw each note token from the softmax at this temperature; 0 = greedy "
+                   f"(the most likely token, which favours long held notes) (default: "
+                   f"{MUSIC_TOKEN_TEMPERATURE})")
     p.add_argument("--components", type=int, metavar="K",
                    help=f"gmm: number of mixture components (default: {DEFAULT_COMPONENTS})")
     p.add_argument("--label", metavar="K",

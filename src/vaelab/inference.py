@@ -75,6 +75,16 @@ def decode_batched(model: Autoencoder, z: Tensor, y: Tensor | None = None, batch
                       for i in range(0, len(z), batch_size)])
 
 
+def draw_batched(model: Autoencoder, z: Tensor, y: Tensor | None, token_temperature: float,
+                 generator: torch.Generator | None, batch_size: int = BATCH) -> Tensor:
+    """Draws from p(x|z) for codes ``z`` (N, Z) of a token model, each token sampled from the
+    softmax at ``token_temperature`` (0: greedy): (N, *shape)."""
+    z = z.to(model.device, torch.float32)
+    parts = [model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+             .sample(generator, temperature=token_temperature) for i in range(0, len(z), batch_size)]
+    return torch.cat(parts)
+
+
 def randn(n: int, d: int, generator: torch.Generator | None, dtype: torch.dtype) -> Tensor:
     device = generator.device if generator is not None else torch.device("cpu")
     return torch.randn(n, d, generator=generator, device=device, dtype=dtype)

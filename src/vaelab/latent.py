@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaelab.distributions import DiagonalGaussian
+from vaelab.distributions import DiagonalGaussian, check_token_temperature
 from vaelab.inference import (
-    BATCH, Array, as_tensor, check_int, check_temperature, codes, decode_batched, embed_batched,
-    one_input, randn, rows,
+    BATCH, Array, as_tensor, check_int, check_temperature, codes, decode_batched, draw_batched,
+    embed_batched, one_input, randn, rows,
 )
 from vaelab.metrics import active_units, kl_per_dimension
 from vaelab.models import Autoencoder
@@ -42,8 +42,12 @@ __all__ = [
 @torch.no_grad()
 def sample(model: Autoencoder, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
            sampler: Literal["prior"] | GMMSampler = "prior", y: Array | None = None,
-           batch_size: int = BATCH) -> Tensor:
+           batch_size: int = BATCH, token_temperature: float | None = None) -> Tensor:
     """Decode ``n`` new codes: (n, *shape), means of p(x|z, y) in data units.
+
+    For note tokens the "mean" is greedy decoding, which an autoregressive decoder turns into long
+    held notes; ``token_temperature`` instead draws each token from the softmax at that temperature
+    (MusicVAE samples at 0.5; 0 is greedy). It applies to token models (music) only.
 
     ``sampler="prior"`` draws z ~ N(0, temperature^2 I), the VAE's prior; a :class:`GMMSampler`
     draws from its mixture with each component's spread scaled by ``temperature`` > 0. Below 1,
@@ -73,7 +77,12 @@ def sample(model: Autoencoder, n: int, temperature: float = 1.0, generator: torc
         y_t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
         if len(y_t) != n:
             raise ValueError(f"y has {len(y_t)} rows; give one label or condition row per sample ({n})")
-    return decode_batched(model, z, y_t, batch_size=batch_size)
+    if token_temperature is None:
+        return decode_batched(model, z, y_t, batch_size=batch_size)
+    if model.config.likelihood != "categorical":
+        raise ValueError(f"token_temperature applies to token models (music); this model's likelihood is "
+                         f"{model.config.likelihood!r}")
+    return draw_batched(model, z, y_t, check_token_temperature(token_temperature), generator, batch_size)
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import plots, plots_music
+from vaelab import latent, plots, plots_music
 from vaelab.checkpoint import atomic_path, read_metrics
 from vaelab.data import Dataset
 from vaelab.data.tokens import REST
@@ -84,11 +84,13 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
 
 
 def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any],
-               title: str | None = None, titles: Sequence[str] | None = None) -> Path:
+               title: str | None = None, titles: Sequence[str] | None = None,
+               ncols: int | None = None) -> Path:
     """Write examples ``x`` (N, *shape) in data units as a PNG grid, .npy, CSV or MIDI.
 
     PNG needs images (a grid) or music (piano rolls, captioned with ``titles``); CSV needs tables
-    (its header is the data's column names); MIDI needs music (the examples in turn).
+    (its header is the data's column names); MIDI needs music (the examples in turn). ``ncols``
+    sets the piano rolls per row (2 shows pairs side by side).
     """
     path = check_output(path, str(info.get("kind")))
     suffix, kind = path.suffix.lower(), info.get("kind")
@@ -98,7 +100,8 @@ def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any]
         return save_figure(plots.image_grid(x, tuple(info["value_range"]), title=title), path)
     if suffix == ".png":
         fig = plots_music.piano_rolls(x, tuple(info["pitch_range"]), titles=titles, voices=info["voices"],
-                                      steps_per_bar=4 * int(info["steps_per_quarter"]), title=title)
+                                      steps_per_bar=4 * int(info["steps_per_quarter"]), ncols=ncols,
+                                      title=title)
         return save_figure(fig, path)
     if suffix == ".mid":
         return write_music(path, x, info)
@@ -252,19 +255,19 @@ def _music_figures(model: Autoencoder, data: Dataset, figs: Path, gen: torch.Gen
         pairs = np.stack([x, made.cpu().numpy()], axis=1).reshape(-1, *x.shape[1:])
         titles = [f"{who}, test window {i}" for i in range(len(x)) for who in ("original", "harmonizer")]
         for suffix in (".png", ".mid"):
-            written.append(write_data(figs / f"harmonizations{suffix}", pairs, info, titles=titles,
+            written.append(write_data(figs / f"harmonizations{suffix}", pairs, info, titles=titles, ncols=2,
                                       title="test melodies: the original voices, then the harmonizer's"))
         return written
     recon = model.reconstruct(xt).cpu().numpy()
     pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
     titles = [f"{who} {i}" for i in range(len(x)) for who in ("test window", "reconstruction")]
     for suffix in (".png", ".mid"):
-        written.append(write_data(figs / f"reconstructions{suffix}", pairs, info, titles=titles,
+        written.append(write_data(figs / f"reconstructions{suffix}", pairs, info, titles=titles, ncols=2,
                                   title="test windows and their reconstructions (greedy decoding)"))
     if model.generative and not model.conditional:
-        samples = model.sample(8, generator=gen).cpu().numpy()
+        samples = latent.sample(model, 8, generator=gen, token_temperature=0.5).cpu().numpy()
         titles = [f"sample {i}" for i in range(len(samples))]
         for suffix in (".png", ".mid"):
             written.append(write_data(figs / f"samples{suffix}", samples, info, titles=titles,
-                                      title="samples from the prior (greedy decoding)"))
+                                      title="samples from the prior (tokens drawn at temperature 0.5)"))
     return written

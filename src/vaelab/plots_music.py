@@ -88,7 +88,7 @@ def piano_rolls(tokens: np.ndarray, pitch_range: tuple[int, int], titles: Sequen
     for ax in axes[-1, :]:
         ax.set_xlabel("step (sixteenth notes)")
     if voices is not None and n_voices > 1:
-        fig.legend(loc="outside upper right", ncols=n_voices, fontsize=8)
+        fig.legend(loc="outside lower center", ncols=n_voices, fontsize=8)
     if title:
         fig.suptitle(title)
     return fig

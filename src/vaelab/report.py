@@ -12,10 +12,8 @@ the data (paths, column and class names, config values) is HTML-escaped.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import html
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -27,28 +25,13 @@ import torch
 
 from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent, plots_music
 from vaelab.data import Dataset
+from vaelab.report_html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm
 
-DPI = 80  # small pictures keep the page light: about 300 KB for digits
 N_SHOWN = 8  # rows of a table shown for table data
 
-CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 1.5em auto;
-       padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.8em; }
-h3 { font-size: 1em; margin: 0.6em 0 0.3em; }
-.sub, .note { color: #666; } nav a { margin-right: 0.9em; }
-table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 0.8em;
-        display: block; overflow-x: auto; max-width: 100%; }  /* wide tables scroll */
-td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
-th { background: #f3f3f3; } td.k { text-align: left; font-weight: 600; background: #fafafa; }
-td.t { text-align: left; }
-.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
-.row > div { flex: 1 1 230px; min-width: 0; overflow-x: auto; }  /* wide tables scroll, never overlap */
-img { max-width: 100%; height: auto; }
-"""
 
 
 def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Dataset,
@@ -105,40 +88,6 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
 # -- building blocks ------------------------------------------------------------------------
 
 
-def _img(fig: Any, alt: str) -> str:
-    """A Figure as an <img> with its PNG inline (no metadata, so no address in the file)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return f"{float(v):.4g}"
-    if isinstance(v, list | tuple):
-        return ", ".join(map(_fmt, v)) if len(v) <= 20 else ", ".join(map(_fmt, v[:20])) + \
-            f", ... ({len(v)} in all)"
-    return "none" if v is None else str(v)
-
-
-def _kv(pairs: dict[str, Any]) -> str:
-    rows = "".join(f'<tr><td class="k">{html.escape(k)}</td><td class="t">{html.escape(_fmt(v))}'
-                   "</td></tr>" for k, v in pairs.items())
-    return f"<table>{rows}</table>"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _side_by_side(*blocks: str) -> str:
-    return '<div class="row">' + "".join(f"<div>{b}</div>" for b in blocks) + "</div>"
-
-
 def _describe(model: Autoencoder, data: Dataset) -> str:
     c = model.config
     return (f"{c.model.upper()} ({c.arch}, {c.likelihood}, latent {c.latent_dim}) on {data.info.name} "
@@ -169,18 +118,19 @@ class _Page:
         """Conditions of test rows i..j-1 for a conditional model, else None."""
         return None if self.cond is None else self.cond[i:j]
 
-    def rolls(self, x: np.ndarray, titles: Sequence[str], title: str) -> str:
+    def rolls(self, x: np.ndarray, titles: Sequence[str], title: str, ncols: int | None = None) -> str:
         """Piano rolls of token examples (N, *shape), one captioned by each of ``titles``."""
         info = self.data.info
         fig = plots_music.piano_rolls(x, tuple(info.pitch_range), titles=list(titles), voices=info.voices,
-                                      steps_per_bar=4 * int(info.steps_per_quarter), title=title)
-        return _img(fig, title)
+                                      steps_per_bar=4 * int(info.steps_per_quarter), ncols=ncols,
+                                      title=title)
+        return img(fig, title)
 
     def rows(self, x: np.ndarray, first: str | None = None, keys: Sequence[Any] = ()) -> str:
         """A table of rows ``x`` (N, D) under the column names, with an optional first column."""
         x = np.asarray(x).reshape(len(x), -1)
         header = ([first] if first else []) + self.columns
-        return _table(header, [([k] if first else []) + list(r) for k, r in
+        return table(header, [([k] if first else []) + list(r) for k, r in
                                zip(keys if first else [None] * len(x), x, strict=True)])
 
 
@@ -210,7 +160,7 @@ def _summary(model: Autoencoder, run_dir: Path, data: Dataset) -> str:
     parts = [("Overview", overview), ("Model", model.config.to_dict()), ("Data", info)]
     if train is not None:
         parts.append(("Training", train.to_dict()))
-    return _side_by_side(*(f"<h3>{title}</h3>{_kv(pairs)}" for title, pairs in parts))
+    return side_by_side(*(f"<h3>{title}</h3>{kv(pairs)}" for title, pairs in parts))
 
 
 # what the report shows of RUN/evaluation.json, in this order
@@ -243,16 +193,16 @@ def _evaluation(run_dir: Path) -> str:
     extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     music = ""
     if isinstance(record.get("baselines"), dict):
-        music += "<h3>Next-token baselines on the same rows</h3>" + _table(
+        music += "<h3>Next-token baselines on the same rows</h3>" + table(
             ["baseline", "NLL per step (nats)", "accuracy"],
             [[name, b.get("nll_per_step"), b.get("accuracy")] for name, b in record["baselines"].items()])
     if isinstance(record.get("harmony"), dict):
-        fields = ["alto_accuracy", "tenor_accuracy", "bass_accuracy", "order", "in_range",
-                  "parallels_per_100_beats"]
-        music += "<h3>Harmonizations of the test sopranos</h3>" + _table(
+        fields = ["alto_pitch_accuracy", "tenor_pitch_accuracy", "bass_pitch_accuracy", "alto_accuracy",
+                  "tenor_accuracy", "bass_accuracy", "order", "in_range", "parallels_per_100_beats"]
+        music += "<h3>Harmonizations of the test sopranos</h3>" + table(
             ["", *fields], [[who, *(h.get(f) for f in fields)] for who, h in record["harmony"].items()])
     return (f'<p class="note">From {html.escape(checkpoint.EVALUATION)}, written by '
-            f"<code>vaelab evaluate</code>.</p>{_kv(rows)}{music}{extra}")
+            f"<code>vaelab evaluate</code>.</p>{kv(rows)}{music}{extra}")
 
 
 def _curves(run_dir: Path, model: Autoencoder) -> str:
@@ -266,7 +216,7 @@ def _curves(run_dir: Path, model: Autoencoder) -> str:
                 "there: the posterior collapsed and the decoder ignores z. Try a KL warm-up "
                 "(--kl-warmup 10), cyclical annealing (--kl-schedule cyclical), free bits "
                 "(--free-bits 0.5) or a smaller --beta.</p>")
-    return note + _img(plots.training_curves(history, collapse_epoch=collapsed),
+    return note + img(plots.training_curves(history, collapse_epoch=collapsed),
                        "loss, reconstruction and KL per epoch")
 
 
@@ -290,15 +240,15 @@ def _reconstructions(page: _Page, model: Autoencoder) -> str:
             shown, who = _reconstruct(model, x, None), "reconstruction"
         pairs = np.stack([x, shown], axis=1).reshape(-1, *x.shape[1:])
         titles = [f"{w} {i}" for i in range(len(x)) for w in ("test window", who)]
-        return page.rolls(pairs, titles, f"test windows and the {who}'s version (greedy decoding)")
+        return page.rolls(pairs, titles, f"test windows and the {who}'s version (greedy decoding)", ncols=2)
     n = 20 if page.image else N_SHOWN
     x = page.data.x_test[:n]
     recon = _reconstruct(model, x, page.given(0, n))
     if page.image:
-        return _img(plots.reconstruction_grid(x, recon, page.value_range),
+        return img(plots.reconstruction_grid(x, recon, page.value_range),
                     "test images above their reconstructions")
     rmse = np.sqrt(np.mean((recon - x) ** 2, axis=0))
-    return (_side_by_side("<h3>Test rows</h3>" + page.rows(x),
+    return (side_by_side("<h3>Test rows</h3>" + page.rows(x),
                           "<h3>Their reconstructions</h3>" + page.rows(recon))
             + "<h3>RMSE per column on these rows, in data units</h3>" + page.rows(rmse[None]))
 
@@ -319,15 +269,16 @@ def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) ->
     elif page.cond is not None:  # each sample gets a test row's conditions
         y = page.cond[np.arange(n) % len(page.cond)]
     for title, sampler in sources:
-        x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler, y=y)
+        x = latent.sample(model, n, generator=torch.Generator().manual_seed(0), sampler=sampler, y=y,
+                          token_temperature=0.5 if page.music else None)
         x = x.cpu().numpy()
         if page.music:
             shown = page.rolls(x, [f"sample {k}" for k in range(len(x))], title)
         elif page.image and classes is not None:
-            shown = _img(plots.labelled_rows(x.reshape(len(classes), 8, *x.shape[1:]), page.value_range,
+            shown = img(plots.labelled_rows(x.reshape(len(classes), 8, *x.shape[1:]), page.value_range,
                                              [str(c) for c in classes]), title)
         elif page.image:
-            shown = _img(plots.image_grid(x, page.value_range), title)
+            shown = img(plots.image_grid(x, page.value_range), title)
         else:
             shown = page.rows(x)
         blocks.append(f"<h3>From {title}</h3>" + shown)
@@ -336,7 +287,7 @@ def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) ->
         note += "; one row per label"
     elif y is not None:
         note += "; each sample gets a test row's conditions"
-    return (_side_by_side(*blocks) + f'<p class="note">GMM: {html.escape(gmm_note)} (ex-post '
+    return (side_by_side(*blocks) + f'<p class="note">GMM: {html.escape(gmm_note)} (ex-post '
             f"density estimation, Ghosh et al. 2020); {note}.</p>")
 
 
@@ -373,7 +324,7 @@ def _interpolation(page: _Page, model: Autoencoder) -> str:
     if page.music:
         return page.rolls(frames_np[::3], [f"t = {v:.2f}" for v in t[::3]], title)
     if page.image:
-        return _img(plots.interpolation_strip(frames_np, page.value_range, title=title), title)
+        return img(plots.interpolation_strip(frames_np, page.value_range, title=title), title)
     return f"<h3>{html.escape(title)}</h3>" + page.rows(frames_np, "t", t)
 
 
@@ -388,12 +339,12 @@ def _traversals(page: _Page, model: Autoencoder) -> str:
         values = t.values.tolist()
         pick = [0, len(values) // 2, len(values) - 1]
         shown = t.images[0, pick].cpu().numpy()
-        return page.rolls(shown, [f"z{t.dims[0]} = {_fmt(float(values[k]))}" for k in pick], title)
+        return page.rolls(shown, [f"z{t.dims[0]} = {fmt(float(values[k]))}" for k in pick], title)
     if page.image:
-        return _img(plots.traversal_grid(t.images.cpu().numpy(), page.value_range, t.dims,
+        return img(plots.traversal_grid(t.images.cpu().numpy(), page.value_range, t.dims,
                                          t.values.tolist(), title=title), title)
     shown = t.images[:3].cpu().numpy()  # (3, V, D): the three most used dimensions
-    keys = [f"z{d} = {_fmt(float(v))}" for d in t.dims[:3] for v in t.values.tolist()]
+    keys = [f"z{d} = {fmt(float(v))}" for d in t.dims[:3] for v in t.values.tolist()]
     return (f"<h3>{html.escape(title)}</h3>"
             + page.rows(shown.reshape(-1, shown.shape[-1]), "code", keys))
 
@@ -405,7 +356,7 @@ def _latent_map(model: Autoencoder, data: Dataset) -> str:
     fig = plots_latent.latent_scatter(z, data.y_test if data.labels else None, class_names=data.info.classes,
                                       title=f"codes of {len(z)} test rows")
     return (f'<p class="note">Codes ({"posterior means" if model.generative else "encoder outputs"}) '
-            f"of the test rows, {how}, coloured by label.</p>" + _img(fig, "latent map"))
+            f"of the test rows, {how}, coloured by label.</p>" + img(fig, "latent map"))
 
 
 def _dimensions(model: Autoencoder, data: Dataset) -> str:
@@ -421,4 +372,4 @@ def _dimensions(model: Autoencoder, data: Dataset) -> str:
     kl = metrics.kl_per_dimension(model, x, y=cond)
     return (text + f". The plot counts another way: dimensions whose mean KL exceeds 0.01 nats "
             f"({int((kl > 0.01).sum())} of {z_dim}). Total KL on the test rows: {kl.sum():.3g} "
-            "nats.</p>" + _img(plots.kl_per_dimension(kl), "KL per latent dimension"))
+            "nats.</p>" + img(plots.kl_per_dimension(kl), "KL per latent dimension"))

@@ -236,11 +236,13 @@ def _reconstructions(page: _Page, model: Autoencoder) -> str:
             made = model.harmonize(torch.from_numpy(x[:, 0]).to(model.device), n_variations=1,
                                    temperature=0.5, generator=torch.Generator(model.device).manual_seed(0))
             shown, who = made[:, 0].cpu().numpy(), "harmonizer"
+            title = "test windows, then the harmonizer's voices under the same soprano (temperature 0.5)"
         else:
             shown, who = _reconstruct(model, x, None), "reconstruction"
+            title = "test windows and their reconstructions (greedy decoding)"
         pairs = np.stack([x, shown], axis=1).reshape(-1, *x.shape[1:])
         titles = [f"{w} {i}" for i in range(len(x)) for w in ("test window", who)]
-        return page.rolls(pairs, titles, f"test windows and the {who}'s version (greedy decoding)", ncols=2)
+        return page.rolls(pairs, titles, title, ncols=2)
     n = 20 if page.image else N_SHOWN
     x = page.data.x_test[:n]
     recon = _reconstruct(model, x, page.given(0, n))

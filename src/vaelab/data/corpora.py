@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.data.builtin import cache_dir
-from vaelab.data.midi import top_notes
+from vaelab.data.midi import music_extra, top_notes
 from vaelab.data.tokens import STEPS_PER_QUARTER, Note, notes_to_tokens
 from vaelab.files import atomic_path
 
@@ -44,12 +44,7 @@ class Piece:
 
 
 def _music21(where: str):
-    try:
-        import music21
-    except ImportError:
-        raise ValueError(f"{where}: needs music21; install the music extra: "
-                         "pip install 'vaelab[music]'") from None
-    return music21
+    return music_extra("music21", where)
 
 
 def corpus_pieces(name: str) -> tuple[list[Piece], list[str]]:

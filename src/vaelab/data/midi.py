@@ -17,6 +17,7 @@ Conventions (the same for the loader, the harmonizer and the CLI):
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -75,13 +76,18 @@ class MidiScore:
                 if notes and not drum]
 
 
-def _mido(where: object):
+def music_extra(module: str, where: object):
+    """Import ``module`` (``"mido"`` or ``"music21"``) of the optional music extra, or a one-line
+    ``ValueError`` saying how to install it."""
     try:
-        import mido
+        return importlib.import_module(module)
     except ImportError:
-        raise ValueError(f"{where}: MIDI needs mido; install the music extra: pip install "
+        raise ValueError(f"{where}: needs {module}; install the music extra: pip install "
                          "'vaelab[music]'") from None
-    return mido
+
+
+def _mido(where: object):
+    return music_extra("mido", where)
 
 
 def _step(tick: int, ticks_per_beat: int, steps_per_quarter: int) -> int:

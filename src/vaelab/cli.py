@@ -217,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser = argparse.ArgumentParser(
         prog="vaelab", parents=[common],
-        description="Autoencoders and variational autoencoders: train, sample, reconstruct, "
-        "encode, decode, evaluate. Run 'vaelab COMMAND --help' for each command's options.")
+        description="Autoencoders and variational autoencoders on images, tables and music: train, "
+        "sample, reconstruct, encode, decode, evaluate, harmonize. Run 'vaelab COMMAND --help' for each "
+        "command's options.")
     parser.add_argument("--version", action="version", version=f"vaelab {vaelab.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub, common)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,14 @@ def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConf
 
 
 def load_data(cfg: DataConfig) -> vaelab.Dataset:
+    from vaelab.data.music import MUSIC_BUILTINS
+
+    if cfg.spec in MUSIC_BUILTINS:  # the first load parses the corpus with music21: say why it waits
+        from vaelab.data.corpora import corpus_cache_path
+
+        if not corpus_cache_path(cfg.spec).exists():
+            print(f"parsing the {cfg.spec} corpus of music21 once (up to a minute or two); later loads read "
+                  f"the cache {corpus_cache_path(cfg.spec).parent}", file=sys.stderr)
     return vaelab.load_dataset(cfg.spec, **cfg.load_kwargs())
 
 

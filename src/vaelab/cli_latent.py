@@ -287,8 +287,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
                    help="slerp (spherical) or lerp (straight line) (default: slerp)")
 
-    p = run_cmd("attribute", "shift inputs along the latent vector from one class to another",
-                cmd_attribute, out + " (.npy: (N, S, *shape); .csv: index and strength columns "
+    p = run_cmd("attribute", "shift inputs along a latent attribute vector (between classes, two lists "
+                "of files, or a musical feature)", cmd_attribute,
+                out + " (.npy: (N, S, *shape); .csv: index and strength columns "
                 "first); the vector also goes to OUT-STEM.vector.npy")
     p.add_argument("--label", metavar="A",
                    help="class (name or id) whose mean code, over the training rows, the vector "

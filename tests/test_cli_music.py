@@ -277,3 +277,19 @@ def test_token_temperature_is_only_for_token_models():
     model = vaelab.build_model(data=digits, latent_dim=2, hidden=(8,), seed=0)
     with pytest.raises(ValueError, match="token_temperature applies to token models"):
         vaelab.latent.sample(model, 2, token_temperature=0.5)
+
+
+def test_interpolate_between_two_midi_melodies(trained, capsys, tmp_path):
+    """A musician's own melodies as endpoints: the first window of each, transposed into range."""
+    run_dir, _ = trained("melody")
+    up = [Note(60 + i, 2 * i, 2) for i in range(12)]  # C4 upwards, below the sopranos' range
+    down = [Note(84 - i, 2 * i, 2) for i in range(12)]
+    a = write_midi(tmp_path / "up.mid", notes_to_tokens(up, 24, (48, 90)), (48, 90), names=["m"])
+    b = write_midi(tmp_path / "down.mid", notes_to_tokens(down, 24, (48, 90)), (48, 90), names=["m"])
+    out = ok(capsys, "interpolate", run_dir, "--from", a, "--to", b, "--steps", "3", "--out",
+             tmp_path / "ab.npy", "--device", "cpu")
+    assert "from up.mid to down.mid" in out and np.load(tmp_path / "ab.npy").shape == (3, 32)
+    wide = write_midi(tmp_path / "wide.mid", notes_to_tokens([Note(30, 0, 4), Note(100, 4, 4)], 8, (30, 100)),
+                      (30, 100), names=["m"])
+    fails(capsys, "interpolate", run_dir, "--from", wide, "--to", b, "--out", tmp_path / "x.mid",
+          words=("wide.mid", "spans pitches 30..100", "wider than the model's range"))

@@ -223,6 +223,28 @@ def read_row(path: Path, flag: str, columns: list[str]) -> np.ndarray:
         raise ValueError(f"{flag} {path}: a column of the row is empty or not a number") from None
 
 
+def read_melody_window(path: Path, flag: str, steps: int, pitch_range: tuple[int, int]) -> np.ndarray:
+    """The first ``steps`` steps of a MIDI file's melody as tokens (steps,), transposed into the
+    model's ``pitch_range`` (centred in it) when it lies outside."""
+    from vaelab.data.midi import read_melody
+    from vaelab.data.tokens import Note, notes_to_tokens
+    from vaelab.harmony import fit_transposition
+
+    notes = [n for n in read_melody(path)[0] if n.start < steps]
+    if not notes:
+        raise ValueError(f"{flag} {path}: the melody has no notes in its first {steps} steps")
+    lo, hi = min(n.pitch for n in notes), max(n.pitch for n in notes)
+    shift = 0
+    if lo < pitch_range[0] or hi > pitch_range[1]:
+        try:
+            shift = fit_transposition((lo, hi), pitch_range)
+        except ValueError:
+            raise ValueError(f"{flag} {path}: the melody spans pitches {lo}..{hi}, wider than the model's "
+                             f"range {pitch_range[0]}..{pitch_range[1]}") from None
+    moved = [Note(n.pitch + shift, n.start, n.duration) for n in notes]
+    return notes_to_tokens(moved, steps, pitch_range).astype(np.float32)
+
+
 def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
     """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
     path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
@@ -243,6 +265,9 @@ def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
         return read_image(path, flag, shape, tuple(info["value_range"]))
     if suffix == ".csv" and kind == "table":
         return read_row(path, flag, list(info["columns"]))
-    allowed = "an image file (.png, .jpg, ...)" if kind == "image" else "a one-row .csv"
+    if suffix in (".mid", ".midi") and kind == "sequence" and len(shape) == 1:
+        return read_melody_window(path, flag, shape[0], tuple(info["pitch_range"]))
+    allowed = {"image": "an image file (.png, .jpg, ...)", "table": "a one-row .csv",
+               "sequence": "a .mid file (melody runs)"}.get(kind, "")
     raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "
                      f"data; give a row index, a .npy file or {allowed}")

@@ -280,7 +280,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                 cmd_interpolate, out + " (.npy: (steps, *shape); .csv: a step column first)")
     p.add_argument("--from", dest="start", required=True, metavar="I|FILE",
                    help="start: a row index of --split, or a file holding one input (.npy; "
-                   "images: also .png/.jpg; tables: also a one-row .csv)")
+                   "images: also .png/.jpg; tables: also a one-row .csv; melodies: also a .mid, "
+                   "its first window, transposed into the model's range if needed)")
     p.add_argument("--to", dest="end", required=True, metavar="J|FILE", help="end: as --from")
     p.add_argument("--steps", type=int, default=8, metavar="N",
                    help="points, endpoints included (default: 8)")

@@ -293,3 +293,23 @@ def test_interpolate_between_two_midi_melodies(trained, capsys, tmp_path):
                       (30, 100), names=["m"])
     fails(capsys, "interpolate", run_dir, "--from", wide, "--to", b, "--out", tmp_path / "x.mid",
           words=("wide.mid", "spans pitches 30..100", "wider than the model's range"))
+
+
+def test_accompany_warns_about_a_melody_not_in_four_four(trained, capsys, tmp_path):
+    import mido
+
+    run_dir, _ = trained("accompany")
+    waltz = tmp_path / "waltz.mid"
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4)]))
+    track = mido.MidiTrack()
+    for i in range(12):
+        track += [mido.Message("note_on", note=67 + i % 3, velocity=64, time=0),
+                  mido.Message("note_off", note=67 + i % 3, velocity=0, time=480)]
+    mid.tracks.append(track)
+    mid.save(waltz)
+    code, out, err = run(capsys, "accompany", run_dir, waltz, "--out", tmp_path / "w.mid", "--device", "cpu")
+    assert code == 0 and "warning: waltz.mid is in 3/4" in err
+    assert len(melodic_tracks(tmp_path / "w.mid")) == 4
+    code, _, err = run(capsys, "accompany", run_dir, MELODY, "--out", tmp_path / "o.mid", "--device", "cpu")
+    assert code == 0 and "warning" not in err

@@ -5,6 +5,7 @@ ordinary ``sample``, ``interpolate`` and ``attribute`` commands, which write ``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from vaelab.data.tokens import pitch_span
 
 def cmd_accompany(args: argparse.Namespace) -> int:
     from vaelab.accompaniment import accompany
-    from vaelab.data.midi import read_melody  # mido: the music extra
+    from vaelab.data.midi import read_melody, read_midi  # mido: the music extra
 
     model, _, _ = open_run(args)
     if model.config.model != "accompany":
@@ -33,6 +34,10 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     if not melody.is_file():
         raise FileNotFoundError(f"{melody}: no such MIDI file")
     notes, n_steps = read_melody(melody)
+    meters = sorted({f"{num}/{den}" for _, num, den in read_midi(melody).time_signatures})
+    if meters != ["4/4"]:
+        print(f"warning: {melody.name} is in {', '.join(meters)}; the harmonizer learned 4/4 bars, so its "
+              "sense of strong and weak beats will be off", file=sys.stderr)
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     result = accompany(model, notes, n_steps, variations=args.variations, temperature=args.temperature,
                        generator=gen)

@@ -24,7 +24,7 @@ import torch
 
 from vaelab import harmony
 from vaelab.data.tokens import Note, notes_to_tokens
-from vaelab.inference import check_int, check_temperature
+from vaelab.inference import check_int
 from vaelab.models import Autoencoder
 
 
@@ -77,8 +77,6 @@ def accompany(model: Autoencoder, melody: list[Note], n_steps: int, variations: 
                          f"{model.config.model}")
     check_int(variations, "variations", 1)
     check_int(n_steps, "n_steps", 1, what=" (the melody's length in steps)")
-    if temperature != 0:
-        check_temperature(temperature)
     if not melody:
         raise ValueError("the melody has no notes; give a MIDI file with a melody")
     span = (min(n.pitch for n in melody), max(n.pitch for n in melody))

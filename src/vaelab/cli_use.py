@@ -121,9 +121,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if path.suffix.lower() == ".png" and info.get("kind") == "image":
         outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
     elif path.suffix.lower() == ".png" and info.get("kind") == "sequence":  # inputs next to outputs
-        pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
         titles = [f"{who} {i}" for i in range(len(x)) for who in ("input", "reconstruction")]
-        outputs.write_data(path, pairs, info, titles=titles, ncols=2)
+        outputs.write_data(path, outputs.interleave(x, recon), info, titles=titles, ncols=2)
     else:
         outputs.write_data(path, recon, info)
     if info.get("kind") == "sequence":

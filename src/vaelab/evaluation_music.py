@@ -24,10 +24,11 @@ import torch
 
 from vaelab import harmony, melody
 from vaelab.data import Dataset
-from vaelab.inference import BATCH, as_tensor
+from vaelab.inference import BATCH, as_tensor, decode_batched, embed_batched
 from vaelab.models import Autoencoder
 
 
+@torch.no_grad()
 def sequence_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int,
                     nll: float | None, neg_elbo: float | None) -> dict[str, Any]:
     """The music fields of :class:`vaelab.evaluation.Evaluation` for rows ``x`` (N, *shape) of
@@ -41,7 +42,7 @@ def sequence_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int,
     for name, baseline in (("unigram", melody.UnigramBaseline()), ("repeat", melody.RepeatBaseline())):
         score = baseline.fit(data.x_train, n_tokens).score(x)
         baselines[name] = {"nll_per_step": score.nll_per_step, "accuracy": score.accuracy}
-    recon = _batched(model.reconstruct, x, model.device)
+    recon = decode_batched(model, embed_batched(model, x)).cpu().numpy()  # greedy, from the codes
     return {
         "token_accuracy": melody.token_accuracy(recon, x),
         "nll_per_step": None if nll is None else nll / steps,

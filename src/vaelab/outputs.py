@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -243,28 +244,47 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
     return written
 
 
-def _music_figures(model: Autoencoder, data: Dataset, figs: Path, gen: torch.Generator) -> list[Path]:
-    """Piano rolls (.png) and MIDI files (.mid) of a music run: a harmonizer's harmonizations of test
-    melodies next to the originals; otherwise test reconstructions next to their inputs, and
-    samples from the prior."""
-    info, written = model.data_info, []
-    x = data.x_test[:3]
+@dataclass(frozen=True)
+class MusicPairs:
+    """Test windows next to a music model's version of them, ready for :func:`write_data` with
+    ``ncols=2``: ``tokens`` (2N, *shape) original then model, one caption per window, a title, and
+    the file stem (``harmonizations`` or ``reconstructions``)."""
+
+    tokens: np.ndarray
+    titles: list[str]
+    title: str
+    name: str
+
+
+def interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Examples a0, b0, a1, b1, ...: (2N, *shape) from two arrays (N, *shape)."""
+    return np.stack([a, b], axis=1).reshape(-1, *a.shape[1:])
+
+
+@torch.no_grad()
+def music_pairs(model: Autoencoder, x: np.ndarray, generator: torch.Generator) -> MusicPairs:
+    """A harmonizer's voices under the sopranos of token windows ``x`` (N, 4, T), drawn at
+    temperature 0.5; for other music models, greedy reconstructions of ``x``."""
     xt = torch.from_numpy(x).to(model.device)
-    if hasattr(model, "harmonize"):  # a harmonizer: its voices under the test sopranos
-        made = model.harmonize(xt[:, 0], n_variations=1, temperature=0.5, generator=gen)[:, 0]
-        pairs = np.stack([x, made.cpu().numpy()], axis=1).reshape(-1, *x.shape[1:])
+    if hasattr(model, "harmonize"):
+        made = model.harmonize(xt[:, 0], n_variations=1, temperature=0.5, generator=generator)[:, 0]
         titles = [f"{who}, test window {i}" for i in range(len(x)) for who in ("original", "harmonizer")]
-        for suffix in (".png", ".mid"):
-            written.append(write_data(figs / f"harmonizations{suffix}", pairs, info, titles=titles, ncols=2,
-                                      title="test melodies: the original voices, then the harmonizer's"))
-        return written
-    recon = model.reconstruct(xt).cpu().numpy()
-    pairs = np.stack([x, recon], axis=1).reshape(-1, *x.shape[1:])
-    titles = [f"{who} {i}" for i in range(len(x)) for who in ("test window", "reconstruction")]
+        return MusicPairs(interleave(x, made.cpu().numpy()), titles, "test windows, then the harmonizer's "
+                          "voices under the same soprano (temperature 0.5)", "harmonizations")
+    return MusicPairs(interleave(x, model.reconstruct(xt).cpu().numpy()),
+                      [f"{who} {i}" for i in range(len(x)) for who in ("test window", "reconstruction")],
+                      "test windows and their reconstructions (greedy decoding)", "reconstructions")
+
+
+def _music_figures(model: Autoencoder, data: Dataset, figs: Path, gen: torch.Generator) -> list[Path]:
+    """Piano rolls (.png) and MIDI files (.mid) of a music run: :func:`music_pairs` of three test
+    windows, and for a generative model samples from the prior."""
+    info, written = model.data_info, []
+    shown = music_pairs(model, data.x_test[:3], gen)
     for suffix in (".png", ".mid"):
-        written.append(write_data(figs / f"reconstructions{suffix}", pairs, info, titles=titles, ncols=2,
-                                  title="test windows and their reconstructions (greedy decoding)"))
-    if model.generative and not model.conditional:
+        written.append(write_data(figs / f"{shown.name}{suffix}", shown.tokens, info, titles=shown.titles,
+                                  ncols=2, title=shown.title))
+    if model.generative and not model.conditional and not hasattr(model, "harmonize"):
         samples = latent.sample(model, 8, generator=gen, token_temperature=0.5).cpu().numpy()
         titles = [f"sample {i}" for i in range(len(samples))]
         for suffix in (".png", ".mid"):

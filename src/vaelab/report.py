@@ -28,6 +28,7 @@ from vaelab.data import Dataset
 from vaelab.report_html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
+from vaelab.outputs import music_pairs
 from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm
 
 N_SHOWN = 8  # rows of a table shown for table data
@@ -231,18 +232,8 @@ def _harmonizer(model: Autoencoder) -> bool:
 
 def _reconstructions(page: _Page, model: Autoencoder) -> str:
     if page.music:
-        x = page.data.x_test[:3]
-        if _harmonizer(model):
-            made = model.harmonize(torch.from_numpy(x[:, 0]).to(model.device), n_variations=1,
-                                   temperature=0.5, generator=torch.Generator(model.device).manual_seed(0))
-            shown, who = made[:, 0].cpu().numpy(), "harmonizer"
-            title = "test windows, then the harmonizer's voices under the same soprano (temperature 0.5)"
-        else:
-            shown, who = _reconstruct(model, x, None), "reconstruction"
-            title = "test windows and their reconstructions (greedy decoding)"
-        pairs = np.stack([x, shown], axis=1).reshape(-1, *x.shape[1:])
-        titles = [f"{w} {i}" for i in range(len(x)) for w in ("test window", who)]
-        return page.rolls(pairs, titles, title, ncols=2)
+        shown = music_pairs(model, page.data.x_test[:3], torch.Generator(model.device).manual_seed(0))
+        return page.rolls(shown.tokens, shown.titles, shown.title, ncols=2)
     n = 20 if page.image else N_SHOWN
     x = page.data.x_test[:n]
     recon = _reconstruct(model, x, page.given(0, n))

@@ -19,8 +19,8 @@ from vaelab.config import DataConfig
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "image_size", "window", "stride",
-              "transpose", "voices", "data_limit")
+DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "categorical", "image_size", "window",
+              "stride", "transpose", "voices", "data_limit")
 
 
 def flag_name(dest: str) -> str:
@@ -61,6 +61,9 @@ def add_data_args(p: argparse.ArgumentParser, default: str, train: bool = False)
     g.add_argument("--label-column", metavar="NAME", help="CSV column holding class labels")
     g.add_argument("--condition-columns", type=names, metavar="A[,B...]",
                    help="CSV columns to condition a cvae on (attributes), taken out of the features")
+    g.add_argument("--categorical", type=names, metavar="A[,B...]",
+                   help="CSV columns to read as categories although they hold numbers (codes, grades); "
+                   "columns with text are categorical anyway")
     g.add_argument("--image-size", type=ints, metavar="H[,W]",
                    help="resize a folder of images to this size")
     if train:
@@ -97,12 +100,13 @@ def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConf
     if size is not None and len(size) == 1:
         size = (size[0], size[0])
     return DataConfig(spec=args.data, data_dir=args.data_dir, label_column=args.label_column,
-                      condition_columns=args.condition_columns, image_size=size, window=args.window,
-                      stride=args.stride, transpose=args.transpose, voices=args.voices,
+                      condition_columns=args.condition_columns,
+                      categorical_columns=getattr(args, "categorical", None), image_size=size,
+                      window=args.window, stride=args.stride, transpose=args.transpose, voices=args.voices,
                       limit=getattr(args, "data_limit", None))
 
 
-def load_data(cfg: DataConfig) -> vaelab.Dataset:
+def load_data(cfg: DataConfig, schema: vaelab.DataInfo | None = None) -> vaelab.Dataset:
     from vaelab.data.music import MUSIC_BUILTINS
 
     if cfg.spec in MUSIC_BUILTINS:  # the first load parses the corpus with music21: say why it waits
@@ -111,6 +115,8 @@ def load_data(cfg: DataConfig) -> vaelab.Dataset:
         if not corpus_cache_path(cfg.spec).exists():
             print(f"parsing the {cfg.spec} corpus of music21 once (up to a minute or two); later loads read "
                   f"the cache {corpus_cache_path(cfg.spec).parent}", file=sys.stderr)
+    if schema is not None and Path(cfg.spec).suffix.lower() == ".csv":
+        return vaelab.load_dataset(cfg.spec, **cfg.load_kwargs(), schema=schema)
     return vaelab.load_dataset(cfg.spec, **cfg.load_kwargs())
 
 
@@ -151,8 +157,11 @@ def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, dict[str, An
 
 
 def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, config: dict[str, Any]) -> vaelab.Dataset:
-    """The data a command on a run works on: ``--data``, else the run's own; shape-checked."""
-    data = load_data(data_config(args, config.get("data")))
+    """The data a command on a run works on: ``--data``, else the run's own; shape-checked. A table
+    is read as the model saw its training table: its columns by name, with its categories."""
+    info = model.data_info
+    schema = vaelab.DataInfo.from_dict(info) if info.get("kind") == "table" and info.get("columns") else None
+    data = load_data(data_config(args, config.get("data")), schema=schema)
     check_shape(model, data)
     return data
 

@@ -153,7 +153,8 @@ def _quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
         vr = tuple(info["value_range"])
         a, b = noise.psnr(clean, noisy, vr), noise.psnr(clean, denoised, vr)
         return f"PSNR against the clean data: noisy {a:.2f} dB, denoised {b:.2f} dB (gain {b - a:+.2f} dB)"
-    a, b = noise.rmse(clean, noisy), noise.rmse(clean, denoised)
+    cats = info.get("categories")
+    a, b = noise.rmse(clean, noisy, cats), noise.rmse(clean, denoised, cats)
     change = 100 * (b - a) / a if a else 0.0
     return (f"RMSE against the clean data: noisy {a:.4g}, denoised {b:.4g} "
             f"({abs(change):.1f}% {'lower' if change <= 0 else 'higher'})")

@@ -63,7 +63,8 @@ def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.n
         width = int(np.prod(info["shape"]))
         columns = list(info.get("columns") or [f"x{i}" for i in range(width)])
         flat = x.reshape(-1, width)  # (rows, D)
-        outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns])
+        cats = [*[()] * len(lead), *(info.get("categories") or [()] * width)]
+        outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns], categories=cats)
 
 
 def _fmt(v: Any) -> str:

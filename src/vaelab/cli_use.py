@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab import checkpoint, cli_conditional, latent, outputs, plots
+from vaelab import checkpoint, cli_conditional, latent, noise, outputs, plots
 from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
                                device_arg, load_data, open_run)
 from vaelab.inference import decode_batched
@@ -128,8 +128,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if info.get("kind") == "sequence":
         print(f"wrote {len(x)} reconstructions to {path} (token accuracy {np.mean(recon == x):.3f})")
         return 0
-    err = float(np.sqrt(np.mean((recon - x) ** 2)))
-    print(f"wrote {len(x)} reconstructions to {path} (RMSE {err:.4g} in data units)")
+    err = noise.table_errors(x, recon, info.get("categories")) if info.get("kind") == "table" \
+        else f"RMSE {noise.rmse(x, recon):.4g} in data units"
+    print(f"wrote {len(x)} reconstructions to {path} ({err})")
     return 0
 
 

@@ -143,6 +143,8 @@ class ModelConfig(_Config):
     steps_per_bar : time steps in one bar of sequence data (16 for sixteenths in 4/4); set from the
         data, 0 for images and tables.
     input_shape : per-example data shape, (C, H, W), (D,), (T,) or (V, T); set from the data.
+    categories : tables with categorical columns: per column, its number of categories (0 for a
+        numeric column); set from the data, empty when every column is numeric.
     """
 
     model: str = "vae"
@@ -166,6 +168,7 @@ class ModelConfig(_Config):
     n_tokens: int = 0
     steps_per_bar: int = 0
     input_shape: tuple[int, ...] = ()
+    categories: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         lookup(MODELS, self.model, "model")
@@ -210,6 +213,10 @@ class ModelConfig(_Config):
                self.steps_per_bar, "it must be an integer >= 0 (set from the data)")
         _check(all(isinstance(s, int) and s >= 1 for s in self.input_shape), "input_shape",
                self.input_shape, "sizes must be positive integers")
+        per_column = not self.categories or not self.input_shape or \
+            len(self.categories) == math.prod(self.input_shape)
+        _check(all(isinstance(k, int) and k >= 0 for k in self.categories) and per_column, "categories",
+               self.categories, "give one count per table column, 0 for numeric ones (set from the data)")
         if self.binarize == "dynamic" and self.likelihood not in (AUTO, "bernoulli"):
             raise ValueError(
                 f"binarize='dynamic' needs likelihood='bernoulli', got {self.likelihood!r}"
@@ -300,6 +307,7 @@ class DataConfig(_Config):
     data_dir: str | None = None
     label_column: str | None = None
     condition_columns: tuple[str, ...] | None = None
+    categorical_columns: tuple[str, ...] | None = None
     image_size: tuple[int, ...] | None = None
     test_fraction: float = 0.2
     seed: int = 0
@@ -332,6 +340,7 @@ class DataConfig(_Config):
             "data_dir": self.data_dir,
             "label_column": self.label_column,
             "condition_columns": self.condition_columns,
+            "categorical_columns": self.categorical_columns,
             "image_size": self.image_size,
             "test_fraction": self.test_fraction,
             "seed": self.seed,

@@ -137,9 +137,9 @@ class Bernoulli(Likelihood):
 
     def log_prob(self, x: Tensor) -> Tensor:
         u = self.normalize(x)
-        return -_sum_except_batch(
-            F.binary_cross_entropy_with_logits(self.logits, u, reduction="none")
-        )
+        missing = torch.isnan(u)
+        per_dim = F.binary_cross_entropy_with_logits(self.logits, u.nan_to_num(0.0), reduction="none")
+        return -_sum_except_batch(torch.where(missing, 0.0, per_dim))
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         return self.denormalize(torch.bernoulli(torch.sigmoid(self.logits), generator=generator))
@@ -151,6 +151,7 @@ class Gaussian(Likelihood):
 
     ``log_prob`` is the density of x in the data's own units: the density of u plus the log-Jacobian
     -sum(log scale) of the standardization, so likelihoods stay comparable across preprocessing.
+    Missing values (NaN) are left out of the sum, as in :mod:`vaelab.distributions_table`.
 
     Parameters
     ----------
@@ -174,11 +175,12 @@ class Gaussian(Likelihood):
 
     def log_prob(self, x: Tensor) -> Tensor:
         u = self.normalize(x)
-        per_dim = -0.5 * (LOG_2PI + ((u - self.loc) / self.log_scale.exp()).square()) - self.log_scale
-        # Jacobian of u = (x - shift) / scale: every data dimension contributes -log scale.
-        n_dims = math.prod(x.shape[1:])
-        log_det = torch.log(self.scale).sum() * (n_dims / self.scale.numel())
-        return _sum_except_batch(per_dim) - log_det
+        missing = torch.isnan(u)
+        u = u.nan_to_num(0.0)  # a NaN anywhere in the sum would poison the gradients, masked or not
+        # Jacobian of u = (x - shift) / scale: every observed data dimension contributes -log scale.
+        per_dim = -0.5 * (LOG_2PI + ((u - self.loc) / self.log_scale.exp()).square()) - self.log_scale \
+            - torch.log(self.scale)
+        return _sum_except_batch(torch.where(missing, 0.0, per_dim))
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         eps = torch.randn(self.loc.shape, generator=generator, device=self.loc.device,

@@ -18,7 +18,7 @@ deviations), see :meth:`vaelab.Autoencoder.corrupt`:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -88,6 +88,30 @@ def psnr(clean: np.ndarray, other: np.ndarray, value_range: tuple[float, float])
     return math.inf if mse == 0 else 10.0 * math.log10(peak**2 / mse)
 
 
-def rmse(clean: np.ndarray, other: np.ndarray) -> float:
-    """Root mean squared difference of ``other`` from ``clean`` over all values, in data units."""
-    return float(np.sqrt(np.mean((np.asarray(clean, np.float64) - np.asarray(other, np.float64)) ** 2)))
+def rmse(clean: np.ndarray, other: np.ndarray, categories: Sequence[Sequence[str]] | None = None) -> float:
+    """Root mean squared difference of ``other`` from ``clean`` in data units, over the values
+    present in ``clean`` (NaN: missing) of its numeric columns (``categories``: per table column,
+    ``()`` for numeric ones; None: every value is numeric). NaN when there is none."""
+    diff = np.asarray(clean, np.float64) - np.asarray(other, np.float64)
+    if categories is not None:
+        diff = diff.reshape(len(diff), -1)[:, [not c for c in categories]]
+    diff = diff[~np.isnan(diff)]
+    return float(np.sqrt(np.mean(diff**2))) if diff.size else math.nan
+
+
+def category_accuracy(clean: np.ndarray, other: np.ndarray, categories: Sequence[Sequence[str]]) -> float:
+    """Share of the categorical cells present in ``clean`` (N, D) that ``other`` gets right; NaN
+    when there is none."""
+    codes = np.asarray(clean, np.float64)[:, [bool(c) for c in categories]]
+    guess = np.rint(np.asarray(other, np.float64)[:, [bool(c) for c in categories]])
+    present = ~np.isnan(codes)
+    return float(np.mean(codes[present] == guess[present])) if present.any() else math.nan
+
+
+def table_errors(clean: np.ndarray, other: np.ndarray, categories: Sequence[Sequence[str]] | None) -> str:
+    """How far ``other`` is from ``clean``, over the cells present in ``clean``: ``"RMSE r in data
+    units"`` over numeric values, and the share of categories right when there are categorical columns."""
+    text = f"RMSE {rmse(clean, other, categories):.4g} in data units"
+    if categories is not None and any(categories):
+        text += f", {100 * category_accuracy(clean, other, categories):.1f}% of categories right"
+    return text

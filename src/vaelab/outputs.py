@@ -19,6 +19,7 @@ import torch
 from vaelab import latent, plots, plots_music
 from vaelab.checkpoint import atomic_path, read_metrics
 from vaelab.data import Dataset
+from vaelab.data.columns import decode_cell
 from vaelab.data.tokens import REST
 from vaelab.losses import kl_collapse
 from vaelab.models import Autoencoder
@@ -62,17 +63,29 @@ def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
 
 
 def write_csv(path: str | os.PathLike[str], rows: np.ndarray, columns: Sequence[str],
-              labels: np.ndarray | None = None, label_name: str = "label") -> Path:
-    """Rows (N, D) under a header of ``columns`` (plus a label column when ``labels`` is given)."""
+              labels: np.ndarray | None = None, label_name: str = "label",
+              categories: Sequence[Sequence[str]] | None = None) -> Path:
+    """Rows (N, D) under a header of ``columns`` (plus a label column when ``labels`` is given).
+
+    ``categories`` (one entry per column, ``()`` for numeric ones) writes the codes of categorical
+    columns as their category names; a missing value (NaN) is an empty cell."""
     rows = np.asarray(rows).reshape(len(rows), -1)
     if rows.shape[1] != len(columns):
         raise ValueError(f"{rows.shape[1]} values per row but {len(columns)} column names")
+    names = list(categories) if categories is not None else [()] * len(columns)
+    if len(names) != len(columns):
+        raise ValueError(f"{len(names)} category lists for {len(columns)} columns")
+
+    def cell(v: float, cats: Sequence[str]) -> str:
+        shown = decode_cell(v, cats)
+        return shown if isinstance(shown, str) else f"{shown:.6g}"
+
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow([*columns, *([label_name] if labels is not None else [])])
         for i, row in enumerate(rows):
-            cells = [f"{v:.6g}" for v in row]
+            cells = [cell(float(v), c) for v, c in zip(row, names, strict=True)]
             writer.writerow(cells if labels is None else [*cells, labels[i]])
     return path
 
@@ -107,7 +120,7 @@ def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any]
     if suffix == ".mid":
         return write_music(path, x, info)
     columns = info.get("columns") or [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
-    return write_csv(path, x, columns)
+    return write_csv(path, x, columns, categories=info.get("categories"))
 
 
 def in_turn(tokens: np.ndarray, gap: int) -> np.ndarray:
@@ -233,11 +246,14 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
                 classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
                 written.append(write_csv(out / "samples.csv", samples, info["columns"],
                                          labels=np.array([classes[k] for k in given]),
-                                         label_name=info.get("label_column") or "label"))
+                                         label_name=info.get("label_column") or "label",
+                                         categories=info.get("categories")))
             else:  # the condition columns first, then the features
                 names = [*info["condition_columns"], *info["columns"]]
+                cats = [*[()] * len(info["condition_columns"]), *(info.get("categories") or [()] * len(
+                    info["columns"]))]
                 written.append(write_csv(out / "samples.csv", np.concatenate([given, samples], axis=1),
-                                         names))
+                                         names, categories=cats))
         elif not model.conditional:
             samples = model.sample(100, generator=gen).cpu().numpy()
             written.append(write_data(out / "samples.csv", samples, info))

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import __version__, checkpoint, latent, metrics, plots, plots_latent, plots_music
+from vaelab import __version__, checkpoint, latent, metrics, noise, plots, plots_latent, plots_music
 from vaelab.data import Dataset
+from vaelab.data.columns import decode_cell
 from vaelab.report_html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
@@ -106,6 +107,7 @@ class _Page:
         self.music = info.kind == "sequence"
         self.value_range = tuple(info.value_range)
         self.columns = list(info.columns or [f"x{i}" for i in range(int(np.prod(info.shape)))])
+        self.categories = info.categories
 
     def label(self, i: int) -> str:
         """Test row i with its class, e.g. "test row 3 (class 7)"."""
@@ -131,8 +133,11 @@ class _Page:
         """A table of rows ``x`` (N, D) under the column names, with an optional first column."""
         x = np.asarray(x).reshape(len(x), -1)
         header = ([first] if first else []) + self.columns
-        return table(header, [([k] if first else []) + list(r) for k, r in
-                               zip(keys if first else [None] * len(x), x, strict=True)])
+        cells: list[list[Any]] = [list(r) for r in x]
+        if self.categories is not None:  # category names for codes, blanks for missing cells
+            cells = [[decode_cell(float(v), c) for v, c in zip(r, self.categories, strict=True)] for r in x]
+        return table(header, [([k] if first else []) + r for k, r in
+                               zip(keys if first else [None] * len(x), cells, strict=True)])
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -240,10 +245,14 @@ def _reconstructions(page: _Page, model: Autoencoder) -> str:
     if page.image:
         return img(plots.reconstruction_grid(x, recon, page.value_range),
                     "test images above their reconstructions")
-    rmse = np.sqrt(np.mean((recon - x) ** 2, axis=0))
+    cats = page.categories or [()] * len(page.columns)
+    errors = [noise.category_accuracy(x[:, [j]], recon[:, [j]], [c]) if c else
+              noise.rmse(x[:, j], recon[:, j]) for j, c in enumerate(cats)]
+    what = "RMSE per numeric column in data units, share right per categorical column" if page.categories \
+        else "RMSE per column in data units"
     return (side_by_side("<h3>Test rows</h3>" + page.rows(x),
                           "<h3>Their reconstructions</h3>" + page.rows(recon))
-            + "<h3>RMSE per column on these rows, in data units</h3>" + page.rows(rmse[None]))
+            + f"<h3>{what}, on these rows</h3>" + table(page.columns, [errors]))
 
 
 def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) -> str:

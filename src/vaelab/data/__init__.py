@@ -21,7 +21,7 @@ from vaelab.data.dataset import DataInfo, Dataset
 from vaelab.data.idx import find_split_files, is_idx_name, load_idx_dir, load_idx_file, read_idx, write_idx
 from vaelab.data.images import load_image_folder
 from vaelab.data.music import MUSIC_BUILTINS, has_midi_files, is_midi_file, load_music
-from vaelab.data.tabular import load_csv
+from vaelab.data.tabular import load_csv, load_frame
 from vaelab.data.values import check_test_fraction
 
 __all__ = ["DataInfo", "Dataset", "load_dataset", "read_idx", "write_idx"]
@@ -42,6 +42,8 @@ def load_dataset(
     data_dir: str | os.PathLike | None = None,
     label_column: str | None = None,
     condition_columns: Sequence[str] | None = None,
+    categorical_columns: Sequence[str] | None = None,
+    schema: DataInfo | None = None,
     image_size: int | tuple[int, int] | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -52,13 +54,14 @@ def load_dataset(
     voices: str | None = None,
     limit: int | None = None,
 ) -> Dataset:
-    """Load a built-in dataset by name, or a file or folder by path.
+    """Load a built-in dataset by name, a file or folder by path, or a pandas DataFrame.
 
     Parameters
     ----------
-    spec : str or path
+    spec : str, path or pandas.DataFrame
         A built-in name (``digits``, ``mnist``, ``fashion-mnist``; a plain string naming one wins
-        over a file of that name, write ``./mnist`` for the file) or a path.
+        over a file of that name, write ``./mnist`` for the file), a path, or a DataFrame (a
+        table, read like a CSV: :func:`vaelab.data.tabular.load_frame`).
     data_dir : path, optional
         Where to look first for the MNIST IDX files (default ``$VAELAB_DATA``).
     label_column : str, optional
@@ -66,6 +69,12 @@ def load_dataset(
     condition_columns : sequence of str, optional
         CSV only: numeric columns that become the conditions ``y`` (float32 (N, A)) of a
         conditional model instead of features.
+    categorical_columns : sequence of str, optional
+        CSV and DataFrames: columns to read as categories even though they hold numbers (codes,
+        grades); columns with text cells are categorical anyway (:mod:`vaelab.data.columns`).
+    schema : DataInfo, optional
+        CSV and DataFrames: the data a model was trained on; its feature columns are read by name,
+        in its order, with its categories (a category it did not see is an error).
     image_size : int or (int, int), optional
         Image folders only: resize every image to (H, W); an int means a square.
     test_fraction : float
@@ -99,20 +108,27 @@ def load_dataset(
     ((1437, 1, 8, 8), (0.0, 16.0))
     """
     music = {"window": window, "stride": stride, "transpose": transpose, "voices": voices}
+    table = {"categorical_columns": categorical_columns, "schema": schema}
+    if _is_frame(spec):
+        data = load_frame(spec, label_column=label_column, condition_columns=condition_columns,
+                          test_fraction=test_fraction, seed=seed, **table)
+        return data if limit is None else data.head(limit)
     data = _load(spec, data_dir=data_dir, label_column=label_column, condition_columns=condition_columns,
                  image_size=image_size, test_fraction=test_fraction, seed=seed, download=download,
-                 music=music)
+                 music=music, table=table)
     return data if limit is None else data.head(limit)
 
 
 def _load(spec: str | os.PathLike, *, data_dir: str | os.PathLike | None, label_column: str | None,
           condition_columns: Sequence[str] | None, image_size: int | tuple[int, int] | None,
-          test_fraction: float, seed: int, download: bool, music: dict) -> Dataset:
+          test_fraction: float, seed: int, download: bool, music: dict, table: dict) -> Dataset:
     source = os.fspath(spec)
     check_test_fraction(test_fraction, source)
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
         raise ValueError(f"{source}: seed={seed!r} is not allowed; allowed: an int from 0 to 2**32 - 1")
     common = {"source": source, "test_fraction": test_fraction, "seed": seed}
+    if Path(spec).suffix.lower() != ".csv":
+        _only_for(source, "categorical_columns", table["categorical_columns"], "CSV files and DataFrames")
     is_music = (isinstance(spec, str) and spec in MUSIC_BUILTINS) or is_midi_file(Path(spec)) or (
         Path(spec).is_dir() and has_midi_files(Path(spec)))
     if is_music:
@@ -148,7 +164,8 @@ def _load(spec: str | os.PathLike, *, data_dir: str | os.PathLike | None, label_
     _only_for(source, "image_size", image_size, "image folders")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return load_csv(path, label_column=label_column, condition_columns=condition_columns, **common)
+        return load_csv(path, label_column=label_column, condition_columns=condition_columns, **common,
+                        **table)
     _only_for(source, "label_column", label_column, "CSV files")
     _only_for(source, "condition_columns", condition_columns, "CSV files")
     if suffix in _ARRAY_LOADERS:
@@ -167,3 +184,8 @@ def _only_for(source: str, option: str, value: object, applies_to: str) -> None:
         raise ValueError(
             f"{source}: {option}={value!r} applies only to {applies_to}; leave it unset for this data"
         )
+
+
+def _is_frame(spec: object) -> bool:
+    """Whether ``spec`` is a pandas DataFrame (checked without importing pandas)."""
+    return type(spec).__name__ == "DataFrame" and type(spec).__module__.startswith("pandas")

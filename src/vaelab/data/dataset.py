@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.data.tokens import check_pitch_range, n_tokens
+from vaelab.data.columns import check_categories
+from vaelab.data.tokens import check_sequence_fields
 from vaelab.data.values import check_test_fraction
 
 KINDS = ("image", "table", "sequence")
@@ -57,6 +58,9 @@ class DataInfo:
         ``(T,)``), e.g. ``("soprano", "alto", "tenor", "bass")``.
     steps_per_quarter : int or None
         Sequences only: time steps per quarter note (4: sixteenth notes).
+    categories : tuple of tuple of str, or None
+        Tables only: per column, its category names (its values are codes 0..K-1), ``()`` for a
+        numeric column (:mod:`vaelab.data.columns`); ``None`` when every column is numeric.
 
     Examples
     --------
@@ -77,6 +81,7 @@ class DataInfo:
     pitch_range: tuple[int, int] | None = None
     voices: tuple[str, ...] | None = None
     steps_per_quarter: int | None = None
+    categories: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         # JSON round trips hand back lists; normalise to tuples so equality and hashing work.
@@ -139,33 +144,12 @@ class DataInfo:
                 raise ValueError(f"{where}: condition_columns must be unique non-empty names, got {names!r}")
             if self.classes is not None:
                 raise ValueError(f"{where}: a dataset holds class labels or condition columns in y, not both")
-        self._check_sequence(where)
-
-    def _check_sequence(self, where: str) -> None:
-        """The three sequence fields are set exactly for sequence data and agree with each other."""
-        music = {"pitch_range": self.pitch_range, "voices": self.voices,
-                 "steps_per_quarter": self.steps_per_quarter}
-        if self.kind != "sequence":
-            given = [name for name, value in music.items() if value is not None]
-            if given:
-                raise ValueError(f"{where}: {', '.join(given)} only apply to sequence data, not {self.kind}")
-            return
-        missing = [name for name, value in music.items() if value is None]
-        if missing:
-            raise ValueError(f"{where}: sequence data need {', '.join(missing)}")
-        lo, hi = check_pitch_range(self.pitch_range, f"{where}: pitch_range")
-        object.__setattr__(self, "pitch_range", (lo, hi))
-        top = float(n_tokens((lo, hi)) - 1)
-        if self.value_range != (0.0, top):
-            raise ValueError(f"{where}: value_range {self.value_range} does not match the token vocabulary "
-                             f"of pitches {lo}..{hi}; allowed: (0, {top:g})")
-        n_voices = self.shape[0] if len(self.shape) == 2 else 1
-        if len(self.voices) != n_voices or not all(isinstance(v, str) and v for v in self.voices):
-            raise ValueError(f"{where}: voices must be {n_voices} non-empty name(s), one per voice of shape "
-                             f"{self.shape}, got {self.voices!r}")
-        if not isinstance(self.steps_per_quarter, int) or self.steps_per_quarter < 1:
-            raise ValueError(f"{where}: steps_per_quarter must be a positive int, got "
-                             f"{self.steps_per_quarter!r}")
+        pitches = check_sequence_fields(self.kind, self.shape, self.value_range, self.pitch_range,
+                                        self.voices, self.steps_per_quarter, where)
+        object.__setattr__(self, "pitch_range", pitches)
+        if self.categories is not None:
+            cats = check_categories(self.categories, self.kind, self.columns, where)
+            object.__setattr__(self, "categories", cats)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain JSON-able dict (tuples become lists)."""

@@ -17,6 +17,7 @@ layout. Pure numpy, no torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -144,3 +145,32 @@ def pitch_span(tokens: np.ndarray, pitch_range: tuple[int, int]) -> tuple[int, i
     if on.size == 0:
         return None
     return int(on.min()) - FIRST_PITCH + pitch_range[0], int(on.max()) - FIRST_PITCH + pitch_range[0]
+
+
+def check_sequence_fields(kind: str, shape: tuple[int, ...], value_range: tuple[float, float],
+                          pitch_range: Any, voices: Any, steps_per_quarter: Any,
+                          where: str) -> tuple[int, int] | None:
+    """Check the three music fields of a :class:`vaelab.data.DataInfo`: set exactly for sequence
+    data, and in agreement with each other and with the shape and value range; returns the pitch
+    range as ints (None for other data)."""
+    music = {"pitch_range": pitch_range, "voices": voices, "steps_per_quarter": steps_per_quarter}
+    if kind != "sequence":
+        given = [name for name, value in music.items() if value is not None]
+        if given:
+            raise ValueError(f"{where}: {', '.join(given)} only apply to sequence data, not {kind}")
+        return None
+    missing = [name for name, value in music.items() if value is None]
+    if missing:
+        raise ValueError(f"{where}: sequence data need {', '.join(missing)}")
+    lo, hi = check_pitch_range(pitch_range, f"{where}: pitch_range")
+    top = float(n_tokens((lo, hi)) - 1)
+    if value_range != (0.0, top):
+        raise ValueError(f"{where}: value_range {value_range} does not match the token vocabulary of pitches "
+                         f"{lo}..{hi}; allowed: (0, {top:g})")
+    n_voices = shape[0] if len(shape) == 2 else 1
+    if len(voices) != n_voices or not all(isinstance(v, str) and v for v in voices):
+        raise ValueError(f"{where}: voices must be {n_voices} non-empty name(s), one per voice of shape "
+                         f"{shape}, got {voices!r}")
+    if not isinstance(steps_per_quarter, int) or steps_per_quarter < 1:
+        raise ValueError(f"{where}: steps_per_quarter must be a positive int, got {steps_per_quarter!r}")
+    return lo, hi

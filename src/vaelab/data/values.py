@@ -28,17 +28,18 @@ def check_finite(
     columns: Sequence[str] | None = None,
     row_numbers: np.ndarray | None = None,
     row_word: str = "row",
+    allow_nan: bool = False,
 ) -> None:
-    """Raise ``ValueError`` naming the first row (and column) of ``x`` (N, ...) holding NaN or inf.
+    """Raise ``ValueError`` naming the first row (and column) of ``x`` (N, ...) holding NaN or inf
+    (only inf with ``allow_nan``, where NaN marks a missing value).
 
     ``row_numbers`` maps array rows to the numbers a user sees (CSV lines); without it rows are
     counted from 0 as numpy does.
     """
-    if x.dtype.kind in "fc" and (bad := _first_non_finite(x)) is not None:
+    if x.dtype.kind in "fc" and (bad := _first_non_finite(x, allow_nan)) is not None:
         place = _place(bad, where, columns, row_numbers, row_word)
-        raise ValueError(
-            f"{place} has {x.reshape(len(x), -1)[bad]}; only finite numbers are allowed (no NaN or infinity)"
-        )
+        allowed = "finite numbers or missing values" if allow_nan else "finite numbers (no NaN or infinity)"
+        raise ValueError(f"{place} has {x.reshape(len(x), -1)[bad]}; only {allowed} are allowed")
 
 
 def as_float32(
@@ -48,12 +49,13 @@ def as_float32(
     columns: Sequence[str] | None = None,
     row_numbers: np.ndarray | None = None,
     row_word: str = "row",
+    allow_nan: bool = False,
 ) -> np.ndarray:
     """``x`` (N, ...) as float32 after :func:`check_finite`; values beyond float32's range are an error."""
-    check_finite(x, where, columns=columns, row_numbers=row_numbers, row_word=row_word)
+    check_finite(x, where, columns=columns, row_numbers=row_numbers, row_word=row_word, allow_nan=allow_nan)
     with np.errstate(over="ignore"):  # overflow becomes inf, reported below with the original value
         out = x.astype(np.float32)
-    if x.dtype.kind == "f" and (bad := _first_non_finite(out)) is not None:
+    if x.dtype.kind == "f" and (bad := _first_non_finite(out, allow_nan)) is not None:
         place = _place(bad, where, columns, row_numbers, row_word)
         limit = float(np.finfo(np.float32).max)
         raise ValueError(
@@ -63,14 +65,16 @@ def as_float32(
     return out
 
 
-def _first_non_finite(x: np.ndarray) -> tuple[int, int] | None:
-    """(row, flat column) of the first NaN or inf in ``x`` (N, ...), or ``None``."""
+def _first_non_finite(x: np.ndarray, allow_nan: bool = False) -> tuple[int, int] | None:
+    """(row, flat column) of the first NaN or inf (only inf with ``allow_nan``) in ``x`` (N, ...),
+    or ``None``."""
     flat = x.reshape(len(x), -1)
-    bad_rows = ~np.isfinite(flat).all(axis=1)
+    bad = np.isinf(flat) if allow_nan else ~np.isfinite(flat)
+    bad_rows = bad.any(axis=1)
     if not bad_rows.any():
         return None
     i = int(np.argmax(bad_rows))
-    return i, int(np.argmax(~np.isfinite(flat[i])))
+    return i, int(np.argmax(bad[i]))
 
 
 def _place(bad: tuple[int, int], where: str, columns, row_numbers, row_word: str) -> str:
@@ -93,8 +97,10 @@ def image_value_range(x: np.ndarray) -> tuple[float, float]:
 
 
 def observed_range(x: np.ndarray) -> tuple[float, float]:
-    """(min, max) over all entries of ``x``."""
-    return (float(x.min()), float(x.max()))
+    """(min, max) over all entries of ``x`` but missing ones (NaN); (0, 0) when all are missing."""
+    if x.size == 0 or np.isnan(x).all():
+        return (0.0, 0.0)
+    return (float(np.nanmin(x)), float(np.nanmax(x)))
 
 
 def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:

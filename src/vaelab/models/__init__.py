@@ -106,9 +106,17 @@ def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
         raise ValueError("noise='none' turns the DAE into a plain AE; give KIND:LEVEL, e.g. gaussian:0.3, "
                          "mask:0.5 or saltpepper:0.1, or train the ae model")
     condition, n_conditions = _condition(model_cls, config, info)
+    categories = tuple(len(c) for c in info.categories) if getattr(info, "categories", None) else ()
+    if categories:
+        likelihood = "mixed" if config.likelihood == AUTO else likelihood
+        named = ", ".join(c for c, k in zip(info.columns, categories, strict=True) if k)
+        if likelihood != "mixed" or arch != "mlp":
+            raise ValueError(f"{info.name}: has categorical columns ({named}); they need likelihood='mixed' "
+                             f"and arch='mlp', got likelihood={likelihood!r} and arch={arch!r}")
     return config.replace(input_shape=tuple(info.shape), arch=arch, likelihood=likelihood,
                           hidden=tuple(hidden), noise=noise, condition=condition,
-                          n_conditions=n_conditions, free_bits=free_bits, **_sequence_fields(info))
+                          n_conditions=n_conditions, free_bits=free_bits, categories=categories,
+                          **_sequence_fields(info))
 
 
 def build_model(config: ModelConfig | None = None, data: Any = None, *, seed: int | None = None,

@@ -23,7 +23,7 @@ class AE(Autoencoder):
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The code of ``x`` (B, *shape) in data units: (B, Z)."""
-        return self.run(self.encoder, self.scaler.normalize(x), y)
+        return self.run(self.encoder, self.scaler.network_input(x), y)
 
     def embed(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.encode(x, y)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.config import AUTO, ModelConfig
+from vaelab import distributions_table  # noqa: F401  (registers the "mixed" likelihood)
 from vaelab.distributions import Likelihood
 from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
@@ -104,7 +105,7 @@ class Autoencoder(nn.Module, ABC):
         self.decoder = lookup(DECODERS, config.arch, "architecture")(config, config.latent_dim,
                                                                     cond_dim=cond_dim)
         self.likelihood_cls: type[Likelihood] = lookup(LIKELIHOODS, config.likelihood, "likelihood")
-        self.scaler = Scaler(config.input_shape)
+        self.scaler = Scaler(config.input_shape, config.categories)
         if self.likelihood_cls.has_scale:
             log_sigma = torch.full(config.input_shape, math.log(config.sigma))
             if config.scale == "learned":
@@ -122,8 +123,9 @@ class Autoencoder(nn.Module, ABC):
         if self.log_sigma is not None:
             # A floor on the learned scale keeps the density finite on (near-)constant dimensions.
             log_sigma = self.log_sigma.clamp(min=-7.0)
+        tables = {"categories": self.config.categories} if self.config.categories else {}
         return self.likelihood_cls(self.run(self.decoder, z, y), self.scaler.shift,
-                                   self.scaler.scale, log_scale=log_sigma)
+                                   self.scaler.scale, log_scale=log_sigma, **tables)
 
     def run(self, net: nn.Module, h: Tensor, y: Tensor | None) -> Tensor:
         """``net(h, c)`` with the condition of ``y``, or ``net(h)`` for an unconditional model, so
@@ -158,7 +160,8 @@ class Autoencoder(nn.Module, ABC):
 
         Levels are in units of the value range for images (whatever the likelihood, so that
         ``gaussian:0.3`` means the same on every image model) and of the scaler's units for tables
-        (column standard deviations under the Gaussian likelihood)."""
+        (column standard deviations under the Gaussian likelihood). Categorical table columns are
+        left as they are."""
         noise = self.noise if noise is None else noise
         if noise == "none":
             return x
@@ -167,7 +170,11 @@ class Autoencoder(nn.Module, ABC):
         shift, scale = self.scaler.shift, self.scaler.scale
         if self.data_info.get("kind") == "image" and vr is not None and vr[1] > vr[0]:
             shift, scale = torch.full_like(shift, vr[0]), torch.full_like(scale, vr[1] - vr[0])
-        return corrupt(x, noise, shift, scale, vr, generator)
+        noisy = corrupt(x, noise, shift, scale, vr, generator)
+        if self.config.categories:  # noise on category codes means nothing: keep them
+            categorical = torch.tensor([k > 0 for k in self.config.categories], device=x.device)
+            noisy = torch.where(categorical, x, noisy)
+        return noisy
 
     def training_input(self, x: Tensor) -> Tensor:
         """What the encoder sees in ``loss``: the corrupted ``x`` in training mode, ``x`` in eval."""

@@ -32,7 +32,7 @@ class VAE(Autoencoder):
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> DiagonalGaussian:
         """q(z|x) for ``x`` (B, *shape) in data units; mean and log-variance are (B, Z)."""
-        h = self.run(self.encoder, self.scaler.normalize(x), y)
+        h = self.run(self.encoder, self.scaler.network_input(x), y)
         mean, logvar = h.chunk(2, dim=-1)
         limit = self.config.logvar_limit
         return DiagonalGaussian(mean, logvar.clamp(-limit, limit))

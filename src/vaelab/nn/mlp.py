@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from torch import Tensor, nn
 
 from vaelab.config import ModelConfig
 from vaelab.nn.conditioning import concat
 from vaelab.nn.layers import mlp
+from vaelab.nn.scaling import network_width
 from vaelab.registry import DECODERS, ENCODERS, register
 
 DEFAULT_HIDDEN = (512, 256)
@@ -30,7 +29,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig, out_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
-        n_in = math.prod(config.input_shape) + cond_dim
+        n_in = network_width(config.input_shape, config.categories) + cond_dim
         self.net = nn.Sequential(
             nn.Flatten(), mlp([n_in, *config.hidden, out_dim], config.activation)
         )
@@ -43,14 +42,16 @@ class MLPEncoder(nn.Module):
 @register(DECODERS, "mlp")
 class MLPDecoder(nn.Module):
     """[z (B, in_dim), c (B, cond_dim)] -> hidden layers in reverse order -> (B, *input_shape)
-    likelihood parameters."""
+    likelihood parameters; (B, W) for a table with categorical columns (one mean or K logits per
+    column, :mod:`vaelab.distributions_table`)."""
 
     def __init__(self, config: ModelConfig, in_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
-        n_out = math.prod(config.input_shape)
+        n_out = network_width(config.input_shape, config.categories)
+        shape = (n_out,) if config.categories else config.input_shape
         self.net = nn.Sequential(
             mlp([in_dim + cond_dim, *reversed(config.hidden), n_out], config.activation),
-            nn.Unflatten(1, config.input_shape),
+            nn.Unflatten(1, shape),
         )
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:

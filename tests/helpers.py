@@ -34,3 +34,32 @@ def table_data(d: int = 5, n: int = 80, seed: int = 0, conditions: int = 0) -> D
                     value_range=(float(x.min()), float(x.max())),
                     columns=tuple(f"c{i}" for i in range(d)), condition_columns=names)
     return Dataset.from_arrays(info, x, y, test_fraction=0.25, seed=0)
+
+
+COLORS = ("red", "green", "blue")
+
+
+def mixed_csv(path, n: int = 400, seed: int = 0, missing: float = 0.05, outliers: int = 0) -> list[int]:
+    """Write a CSV of mixed columns: numeric ``width`` and ``height`` that depend on a text column
+    ``color`` (3 categories), a ``size`` column (small / large, from height), and an integer-coded
+    ``grade`` 1..3 (from width); a share ``missing`` of cells is empty, NA or ?. The last
+    ``outliers`` rows break the pattern (a color with the others' sizes); returns their row numbers."""
+    rng = np.random.default_rng(seed)
+    color = rng.integers(0, 3, size=n)
+    width = np.array([10.0, 20.0, 30.0])[color] + rng.normal(0, 1.0, n)
+    height = np.array([5.0, 1.0, 3.0])[color] * 100 + rng.normal(0, 10.0, n)
+    if outliers:
+        width[-outliers:] = np.array([10.0, 20.0, 30.0])[(color[-outliers:] + 1) % 3]
+        height[-outliers:] = np.array([5.0, 1.0, 3.0])[(color[-outliers:] + 2) % 3] * 100
+    size = np.where(height > 200, "large", "small")
+    grade = np.digitize(width, [15, 25]) + 1
+    lines = ["width,color,height,size,grade"]
+    blanks = ("", "NA", "?")
+    for i in range(n):
+        cells = [f"{width[i]:.3f}", COLORS[color[i]], f"{height[i]:.2f}", size[i], str(grade[i])]
+        for j in range(len(cells)):
+            if i < n - outliers and rng.random() < missing:
+                cells[j] = blanks[rng.integers(0, 3)]
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return list(range(n - outliers, n))

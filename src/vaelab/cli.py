@@ -15,8 +15,8 @@ from typing import Any
 
 
 import vaelab
-from vaelab import (checkpoint, cli_conditional, cli_evaluate, cli_latent, cli_music, cli_plot, cli_report,
-                    cli_use, losses, outputs, samplers)
+from vaelab import (checkpoint, cli_anomaly, cli_conditional, cli_evaluate, cli_latent, cli_music, cli_plot,
+                    cli_report, cli_use, losses, outputs, samplers)
 from vaelab.cli_common import (DATA_FLAGS, EXIT_INTERRUPTED, EXIT_USAGE, add_data_args,
                                check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_plot.add_commands(sub, common)
     cli_music.add_commands(sub, common)
     cli_evaluate.add_commands(sub, common)
+    cli_anomaly.add_commands(sub, common)
     cli_report.add_commands(sub, common)
     return parser
 

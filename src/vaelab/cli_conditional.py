@@ -13,8 +13,8 @@ import torch
 import vaelab
 from vaelab import latent, noise, outputs, plots
 from vaelab.config import parse_noise
-from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, class_id,
-                               data_config, device_arg, load_data, open_run)
+from vaelab.cli_common import (add_data_args, add_run_command, batched, class_id, device_arg, load_data,
+                               open_run, run_data)
 
 ALL = "all"
 
@@ -118,8 +118,7 @@ def cmd_restyle(args: argparse.Namespace) -> int:
                          f"labeled data); {args.run} holds a {model.config.model} "
                          f"conditioned on {model.config.condition}")
     labels = label_list(args.labels, model, "--labels")
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     x, y = data.split(args.split)
     if y is None or data.info.classes is None:
         raise ValueError(f"--data {data.info.source}: restyle encodes each input with its own label; these "
@@ -173,8 +172,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             raise ValueError(f"--noise {str(err).removeprefix('noise=')}") from None
         if args.noise == "none":
             raise ValueError("--noise none adds nothing; give KIND:LEVEL, e.g. gaussian:0.3")
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     split = args.split or ("test" if args.data is None else "all")
     x, y = data.split(split)
     clean = None

@@ -13,8 +13,7 @@ from typing import Any
 import vaelab
 from vaelab import classifier as feature_net
 from vaelab.checkpoint import EVALUATION, atomic_path
-from vaelab.cli_common import (add_data_args, add_run_command, check_shape, data_config, device_arg,
-                               load_data, open_run)
+from vaelab.cli_common import (add_data_args, add_run_command, device_arg, open_run, run_data)
 from vaelab.cli_use import run_gmm
 from vaelab.data.builtin import cache_dir
 
@@ -26,8 +25,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit {args.limit}: it must be an integer >= 1")
     run = Path(args.run)
     model, config, _ = open_run(args)
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     clf, how = None, "skipped (--no-fidelity)"
     if not args.no_fidelity:
         if data.labels is None:

@@ -8,8 +8,7 @@ from typing import Any
 
 from vaelab import report
 from vaelab.checkpoint import atomic_path
-from vaelab.cli_common import (add_data_args, add_run_command, check_shape, data_config, device_arg,
-                               load_data, open_run)
+from vaelab.cli_common import (add_data_args, add_run_command, device_arg, open_run, run_data)
 from vaelab.cli_use import run_gmm
 
 REPORT = "report.html"
@@ -23,8 +22,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if path.is_dir():
         raise ValueError(f"--out {path} is a directory; give a FILE.html")
     model, config, _ = open_run(args)
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     # The GMM belongs to the run: cached in RUN/ only when fitted on the run's own training data.
     gmm, _ = run_gmm(model, run, None, data, cache=args.data is None)
     text = report.build_report(model, run, data, gmm=gmm)

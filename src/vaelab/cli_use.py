@@ -13,8 +13,8 @@ import torch
 
 import vaelab
 from vaelab import checkpoint, cli_conditional, latent, noise, outputs, plots
-from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, data_config,
-                               device_arg, load_data, open_run)
+from vaelab.cli_common import (add_data_args, add_run_command, batched, check_shape, device_arg, load_data,
+                               open_run, run_data)
 from vaelab.inference import decode_batched
 from vaelab.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
 
@@ -111,8 +111,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     model, config, device = open_run(args)
     path = outputs.check_suffix(args.out)
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     x, y = data.split(args.split)
     x = x[: args.n] if args.n else x
     y = None if y is None or not model.conditional else y[: len(x)]
@@ -137,8 +136,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     model, config, device = open_run(args)
     path = outputs.check_suffix(args.out, (".npy", ".csv"))
-    data = load_data(data_config(args, config.get("data")))
-    check_shape(model, data)
+    data = run_data(args, model, config)
     x, y = data.split(args.split)
     z = latent.codes(model, x, y if model.conditional else None)
     outputs.write_codes(path, z, y if data.info.classes else None, data.info.classes)

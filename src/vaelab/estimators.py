@@ -28,12 +28,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import vaelab
-from vaelab.distributions import standard_normal_log_prob
+from vaelab import anomaly
 from vaelab.inference import check_int
 
 __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 
-SCORES = ("elbo", "reconstruction", "nll")
 #: rows per forward pass at inference
 BATCH = 1024
 
@@ -134,44 +133,10 @@ class _TableModel(BaseEstimator):
         parts = [self.model_.decode(zt[i:i + BATCH]).mean.cpu() for i in range(0, len(zt), BATCH)]
         return torch.cat(parts).numpy()
 
-    @torch.no_grad()
-    def _reconstruction(self, x: np.ndarray) -> np.ndarray:
-        """-log p(x|z) at the deterministic code: float64 (N,) in nats."""
-        model = self.model_
-        return torch.cat([-model.decode(model.embed(xb)).log_prob(xb).double().cpu()
-                          for xb in self._batches(x)]).numpy()
-
-    @torch.no_grad()
-    def _log_weights(self, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """For a batch (B, D): log p(x|z_s) (S, B) and the closed-form KL (B,), with z_s = mean +
-        std * eps_s built from the shared draws ``eps_`` (S, Z); also log p(z_s) - log q(z_s|x)."""
-        model = self.model_
-        q = model.encode(xb)
-        eps = self.eps_.to(xb.device)
-        z = q.mean + q.std * eps[:, None, :]  # (S, B, Z)
-        s, b = z.shape[:2]
-        x_rep = xb.unsqueeze(0).expand(s, *xb.shape).reshape(s * b, -1)  # (S*B, D)
-        log_px_z = model.decode(z.reshape(s * b, -1)).log_prob(x_rep).reshape(s, b).double()
-        log_ratio = (standard_normal_log_prob(z) - q.log_prob(z)).double()  # (S, B)
-        return log_px_z, log_ratio, q.kl().sum(-1).double()
-
-    def _elbo(self, x: np.ndarray) -> np.ndarray:
-        """ELBO per row, float64 (N,) in nats: mean over the shared draws of log p(x|z), minus KL."""
-        out = []
-        for xb in self._batches(x):
-            log_px_z, _, kl = self._log_weights(xb)
-            out.append((log_px_z.mean(0) - kl).cpu())
-        return torch.cat(out).numpy()
-
-    def _log_likelihood(self, x: np.ndarray) -> np.ndarray:
-        """Importance-weighted estimate of log p(x) per row with the shared draws (Burda et al. 2016,
-        eq. 8): float64 (N,) in nats."""
-        out = []
-        for xb in self._batches(x):
-            log_px_z, log_ratio, _ = self._log_weights(xb)
-            log_w = log_px_z + log_ratio  # (S, B)
-            out.append((torch.logsumexp(log_w, 0) - math.log(len(log_w))).cpu())
-        return torch.cat(out).numpy()
+    def _scores(self, x: np.ndarray, score: str) -> np.ndarray:
+        """Anomaly scores (:func:`vaelab.anomaly.scores`, higher = more abnormal) of float64 rows
+        (N, D), with the shared draws ``eps_``: float64 (N,) in nats."""
+        return anomaly.scores(self.model_, torch.from_numpy(x), score=score, eps=self.eps_)
 
 
 class _Transformer(TransformerMixin, _TableModel):
@@ -242,7 +207,7 @@ class VAETransformer(_Transformer):
     def score_samples(self, X: Any) -> np.ndarray:
         """ELBO of each row of ``X`` (N, D) in nats, float64 (N,); higher is more likely."""
         x, _ = self._rows(X)
-        return self._elbo(x)
+        return -self._scores(x, "elbo")
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean ELBO per row of ``X`` (N, D) in nats; higher is better (for model selection)."""
@@ -268,7 +233,7 @@ class AETransformer(_Transformer):
         """Minus the reconstruction error -log p(x|z) of each row of ``X`` (N, D) in nats, float64
         (N,); higher is more typical."""
         x, _ = self._rows(X)
-        return -self._reconstruction(x)
+        return -self._scores(x, "reconstruction")
 
 
 class VAEAnomalyDetector(OutlierMixin, _TableModel):
@@ -312,28 +277,20 @@ class VAEAnomalyDetector(OutlierMixin, _TableModel):
 
     def fit(self, X: Any, y: Any = None) -> VAEAnomalyDetector:
         """Train on the rows of ``X`` (N, D) and set the threshold; ``y`` is ignored. Returns self."""
-        c = self.contamination
-        if not (isinstance(c, int | float) and not isinstance(c, bool) and 0 < c <= 0.5):
-            raise ValueError(f"contamination={c!r} is not allowed; it must be a number in (0, 0.5]")
-        if self.score_type not in SCORES:
-            raise ValueError(f"score_type={self.score_type!r} is not allowed; allowed: {', '.join(SCORES)}")
+        c = anomaly.check_contamination(self.contamination)
+        if self.score_type not in anomaly.SCORES:
+            raise ValueError(f"score_type={self.score_type!r} is not allowed; allowed: "
+                             f"{', '.join(anomaly.SCORES)}")
         x = self._fit_model(X)
-        self.decision_scores_ = self._scores(x)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - c))
+        self.decision_scores_ = self._scores(x, self.score_type)
+        self.threshold_ = anomaly.threshold(self.decision_scores_, c)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         return self
-
-    def _scores(self, x: np.ndarray) -> np.ndarray:
-        if self.score_type == "elbo":
-            return -self._elbo(x)
-        if self.score_type == "reconstruction":
-            return self._reconstruction(x)
-        return -self._log_likelihood(x)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Outlier scores of the rows of ``X`` (N, D), float64 (N,); higher is more abnormal."""
         x, _ = self._rows(X)
-        return self._scores(x)
+        return self._scores(x, self.score_type)
 
     def predict(self, X: Any) -> np.ndarray:
         """0 (normal) or 1 (outlier) per row of ``X`` (N, D): int64 (N,), 1 where the score is above

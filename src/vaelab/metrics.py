@@ -64,8 +64,12 @@ def _batches(model: Autoencoder, x: Array, y: Array | None,
     _nonempty(x)
     check_int(batch_size, "batch_size", 1)
     y = _labels(model, y, len(x))
+    dtype = model.scaler.shift.dtype  # float32, or float64 for a model made double
     for i in range(0, len(x), batch_size):
-        yield as_tensor(x[i:i + batch_size], model.device), None if y is None else y[i:i + batch_size]
+        part = x[i:i + batch_size]
+        part = np.ascontiguousarray(part) if isinstance(part, np.ndarray) else part  # e.g. x[::-1]
+        xb = torch.as_tensor(part, dtype=dtype, device=model.device)
+        yield xb, None if y is None else y[i:i + batch_size]
 
 
 @torch.no_grad()
@@ -193,6 +197,35 @@ def log_likelihood(model: Autoencoder, x: Array, y: Array | None = None, *, k: i
             log_w[start:start + c, :b] = log_px_z + standard_normal_log_prob(z) - q.log_prob(z)
         out[i:i + b] = iwae_bound(log_w[:, :b].double()).cpu()
     return out.numpy()
+
+
+@torch.no_grad()
+def bounds_with_draws(model: Autoencoder, x: Array, eps: Tensor, y: Array | None = None, *,
+                      batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The ELBO and the importance-weighted bound on log p(x) of every row of ``x`` (N, *shape),
+    float64 (N,) each in nats, from the same standard normal draws ``eps`` (S, Z) for every row:
+    z_s = mean + std * eps_s. VAE only.
+
+    A row's values then depend on that row alone, not on the rows beside it or their order, as a
+    per-row score (scikit-learn's ``score_samples``, an anomaly score) must; with S draws the ELBO
+    is the mean of log p(x|z_s) minus the closed-form KL, and the bound is Burda et al. (2016,
+    eq. 8) with k = S. :func:`elbo` and :func:`log_likelihood` draw afresh for every row instead.
+    """
+    if eps.ndim != 2 or eps.shape[1] != model.config.latent_dim or len(eps) == 0:
+        raise ValueError(f"eps has shape {tuple(eps.shape)}; allowed: (S, {model.config.latent_dim}), S >= 1 "
+                         "standard normal draws of the code")
+    elbos, bounds = [], []
+    for xb, yb in _batches(model, x, y, batch_size):
+        q = _posterior(model, xb, yb, "ELBO")
+        z = q.mean + q.std * eps.to(q.mean)[:, None, :]  # (S, B, Z)
+        s, b = z.shape[:2]
+        x_rep = xb.unsqueeze(0).expand(s, *xb.shape).reshape(s * b, *xb.shape[1:])
+        y_rep = None if yb is None else yb.unsqueeze(0).expand(s, *yb.shape).reshape(s * b, *yb.shape[1:])
+        log_px_z = model.decode(z.reshape(s * b, -1), y_rep).log_prob(x_rep).reshape(s, b).double()
+        log_w = log_px_z + (standard_normal_log_prob(z) - q.log_prob(z)).double()  # (S, B)
+        elbos.append((log_px_z.mean(0) - q.kl().sum(-1).double()).cpu())
+        bounds.append(iwae_bound(log_w).cpu())
+    return torch.cat(elbos).numpy(), torch.cat(bounds).numpy()
 
 
 def bits_per_dim(nats: float, n_dims: int) -> float:

@@ -190,6 +190,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     d = model.data_info
     print(f"data       {d.get('name')} ({d.get('kind')}, shape {tuple(d.get('shape', ()))}, "
           f"values {tuple(d.get('value_range', ()))})")
+    if d.get("categories"):
+        named = [f"{c} ({len(k)})" for c, k in zip(d["columns"], d["categories"], strict=True) if k]
+        print(f"           categorical columns (categories): {', '.join(named)}")
     if report["train"]:
         t = report["train"]
         print(f"training   {len(metrics)}/{t['epochs']} epochs, batch {t['batch_size']}, "

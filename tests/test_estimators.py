@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from vaelab.estimators import AETransformer, VAEAnomalyDetector, VAETransformer, expected_failed_checks
+from vaelab.estimators import (AUTO_MAX_EPOCHS, AETransformer, VAEAnomalyDetector, VAETransformer,
+                               auto_epochs, expected_failed_checks)
 
 
 def _rows(n: int = 60, d: int = 5, seed: int = 0) -> np.ndarray:
@@ -66,7 +67,17 @@ def test_vae_score_samples_prefers_training_like_rows():
     assert est.score(x) == pytest.approx(est.score_samples(x).mean())
 
 
-@pytest.mark.parametrize("bad", [{"latent_dim": 0}, {"hidden": (0,)}, {"epochs": 0}, {"lr": float("nan")},
+def test_auto_epochs_counts_optimizer_steps():
+    assert auto_epochs(214, 16) == AUTO_MAX_EPOCHS  # a small table: capped passes
+    assert auto_epochs(6000, 16) == 14  # 375 steps per pass -> 5,250 steps
+    assert auto_epochs(10**6, 16) == 1  # one pass is already more than AUTO_STEPS
+    est = VAETransformer(batch_size=64, random_state=0).fit(_rows(100))
+    assert est.n_epochs_ == auto_epochs(100, 64) == AUTO_MAX_EPOCHS
+    assert VAETransformer(epochs=3, random_state=0).fit(_rows(10)).n_epochs_ == 3
+
+
+@pytest.mark.parametrize("bad", [{"latent_dim": 0}, {"hidden": (0,)}, {"epochs": 0}, {"epochs": "many"},
+                                 {"lr": float("nan")},
                                  {"contamination": 0.0}, {"contamination": 0.6}, {"score_type": "bogus"}])
 def test_bad_parameters_raise_at_fit(bad):
     with pytest.raises(ValueError, match="not allowed"):

@@ -35,6 +35,17 @@ __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 
 #: rows per forward pass at inference
 BATCH = 1024
+#: ``epochs="auto"`` trains for about this many optimizer steps ...
+AUTO_STEPS = 5000
+#: ... in at most this many passes over the data (small data sets overfit with more)
+AUTO_MAX_EPOCHS = 200
+
+
+def auto_epochs(n_rows: int, batch_size: int) -> int:
+    """Passes over ``n_rows`` rows that give about :data:`AUTO_STEPS` optimizer steps of
+    ``batch_size`` rows, between 1 and :data:`AUTO_MAX_EPOCHS`."""
+    steps_per_epoch = math.ceil(n_rows / batch_size)
+    return max(1, min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch)))
 
 
 class _TableModel(BaseEstimator):
@@ -42,8 +53,8 @@ class _TableModel(BaseEstimator):
 
     _model_name = "vae"
 
-    def __init__(self, latent_dim: int = 2, hidden: tuple[int, ...] = (64,), epochs: int = 50,
-                 batch_size: int = 64, lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16,
+    def __init__(self, latent_dim: int = 2, hidden: tuple[int, ...] = (64,), epochs: int | str = "auto",
+                 batch_size: int = 16, lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16,
                  random_state: Any = None, device: str = "cpu") -> None:
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -66,7 +77,8 @@ class _TableModel(BaseEstimator):
 
     def _check_params(self) -> None:
         check_int(self.latent_dim, "latent_dim", 1)
-        check_int(self.epochs, "epochs", 1)
+        if not (isinstance(self.epochs, str) and self.epochs == "auto"):
+            check_int(self.epochs, "epochs", 1, what=", or 'auto'")
         check_int(self.batch_size, "batch_size", 1)
         check_int(self.n_eval_samples, "n_eval_samples", 1)
         hidden = self.hidden
@@ -91,7 +103,8 @@ class _TableModel(BaseEstimator):
         # Dataset needs a non-empty test split; the estimator trains on every row, so row 0 is
         # reused as a one-row test split that nothing reads.
         data = vaelab.Dataset.from_indices(info, x, None, np.arange(n), np.array([0]), keep_order=False)
-        config = vaelab.TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=float(self.lr),
+        self.n_epochs_ = auto_epochs(n, int(self.batch_size)) if self.epochs == "auto" else int(self.epochs)
+        config = vaelab.TrainConfig(epochs=self.n_epochs_, batch_size=self.batch_size, lr=float(self.lr),
                                     val_fraction=0.0, seed=seed, device=self.device)
         # vaelab.fit seeds torch's global RNG; fork it so the caller's random state is left as it was.
         with torch.random.fork_rng(devices=[]):
@@ -181,8 +194,11 @@ class VAETransformer(_Transformer):
         Size of the code z; ``transform`` returns (N, latent_dim).
     hidden : tuple of int
         Widths of the encoder's dense layers; the decoder mirrors them.
-    epochs, batch_size, lr : int, int, float
-        Training settings of :func:`vaelab.fit` (Adam).
+    epochs : int or "auto"
+        Passes over the rows. ``"auto"`` gives about 5,000 optimizer steps
+        (:data:`AUTO_STEPS`) in at most 200 passes: small tables need many passes, large ones few.
+    batch_size, lr : int, float
+        Rows per step and learning rate of :func:`vaelab.fit` (Adam).
     beta : float
         Weight of the KL term (beta-VAE).
     n_eval_samples : int
@@ -198,6 +214,8 @@ class VAETransformer(_Transformer):
         The trained model; its scaler standardizes each column.
     eps_ : torch.Tensor
         (n_eval_samples, latent_dim) standard normal draws used by ``score_samples``.
+    n_epochs_ : int
+        Passes over the data that training ran (``epochs`` resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` was a DataFrame with string column names.
     """
@@ -223,6 +241,7 @@ class AETransformer(_Transformer):
     Attributes
     ----------
     model_ : vaelab.AE
+    n_epochs_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` was a DataFrame with string column names.
     """
@@ -247,7 +266,10 @@ class VAEAnomalyDetector(OutlierMixin, _TableModel):
     score_type : str
         ``"elbo"`` (-ELBO), ``"reconstruction"`` (-log p(x|z) at the posterior mean) or ``"nll"``
         (importance-weighted estimate of -log p(x) with ``n_eval_samples`` draws).
-    latent_dim, hidden, epochs, batch_size, lr, beta, n_eval_samples, random_state, device
+    latent_dim : int
+        Size of the code z. The default 8 (not the transformers' 2, which suits plotting) ranked
+        anomalies best in ``benchmarks/anomaly.py``.
+    hidden, epochs, batch_size, lr, beta, n_eval_samples, random_state, device
         As in :class:`VAETransformer`.
 
     Attributes
@@ -259,15 +281,16 @@ class VAEAnomalyDetector(OutlierMixin, _TableModel):
     labels_ : ndarray (N,)
         0/1 labels of the training rows.
     model_ : vaelab.VAE
+    n_epochs_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when ``X`` was a DataFrame with string column names.
     """
 
     _model_name = "vae"
 
-    def __init__(self, contamination: float = 0.1, score_type: str = "elbo", latent_dim: int = 2,
-                 hidden: tuple[int, ...] = (64,), epochs: int = 50, batch_size: int = 64, lr: float = 1e-3,
-                 beta: float = 1.0, n_eval_samples: int = 16, random_state: Any = None,
+    def __init__(self, contamination: float = 0.1, score_type: str = "elbo", latent_dim: int = 8,
+                 hidden: tuple[int, ...] = (64,), epochs: int | str = "auto", batch_size: int = 16,
+                 lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16, random_state: Any = None,
                  device: str = "cpu") -> None:
         super().__init__(latent_dim=latent_dim, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          beta=beta, n_eval_samples=n_eval_samples, random_state=random_state,

@@ -74,7 +74,7 @@ def _epochs(text: str) -> int | str:
 # VAEAnomalyDetector parameters a --vaelab variant may set, with their parsers
 VAELAB_KEYS: dict[str, Callable[[str], Any]] = {
     "latent_dim": int, "epochs": _epochs, "batch_size": int, "lr": float, "beta": float,
-    "n_eval_samples": int, "hidden": lambda s: tuple(int(h) for h in s.split("-")),
+    "n_eval_samples": int, "scaling": str, "hidden": lambda s: tuple(int(h) for h in s.split("-")),
 }
 
 
@@ -395,7 +395,7 @@ def main() -> None:
     for v in variants:
         shown = {**VAEAnomalyDetector().get_params(), **v.params}
         shown = {k: shown[k] for k in ("latent_dim", "hidden", "epochs", "batch_size", "lr", "beta",
-                                       "n_eval_samples")}
+                                       "n_eval_samples", "scaling")}
         print(f"  {v.label}: {shown}, scores {'+'.join(v.score_types)}")
     for note in notes:
         print(f"  note: {note}")

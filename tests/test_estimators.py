@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from vaelab.estimators import (AUTO_MAX_EPOCHS, AETransformer, VAEAnomalyDetector, VAETransformer,
                                auto_epochs, expected_failed_checks)
+from vaelab.nn.scaling import Scaler
 
 
 def _rows(n: int = 60, d: int = 5, seed: int = 0) -> np.ndarray:
@@ -27,7 +28,8 @@ def _rows(n: int = 60, d: int = 5, seed: int = 0) -> np.ndarray:
 @parametrize_with_checks(
     [VAETransformer(epochs=2, random_state=0), AETransformer(epochs=2, random_state=0),
      VAEAnomalyDetector(epochs=2, random_state=0),
-     VAEAnomalyDetector(epochs=2, score_type="nll", random_state=0)],
+     VAEAnomalyDetector(epochs=2, score_type="nll", random_state=0),
+     VAEAnomalyDetector(epochs=2, scaling="shared", random_state=0)],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -76,8 +78,42 @@ def test_auto_epochs_counts_optimizer_steps():
     assert VAETransformer(epochs=3, random_state=0).fit(_rows(10)).n_epochs_ == 3
 
 
+def test_scaler_shared_standardization_pools_the_numeric_columns():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(5, 2.0, 500), rng.normal(0, 1.0, 500), np.zeros(500),
+                         np.r_[np.zeros(499), 0.5], rng.integers(0, 3, 500)])  # (500, 5), last categorical
+    own, shared = Scaler((5,), (0, 0, 0, 0, 3)), Scaler((5,), (0, 0, 0, 0, 3))
+    own.fit_standardize(x)
+    shared.fit_standardize(x, shared=True)
+    pooled = np.sqrt(np.var(x[:, :4], axis=0).mean())
+    np.testing.assert_allclose(shared.shift.numpy(), own.shift.numpy())  # centred per column as before
+    np.testing.assert_allclose(shared.scale[0, :4].numpy(), pooled, rtol=1e-6)
+    assert own.scale[0, 3] < 0.05 and own.scale[0, 2] == 1.0  # per column: near-constant, constant
+    assert shared.scale[0, 4] == own.scale[0, 4] == 1.0  # the categorical column keeps its codes
+
+
+def test_shared_scaling_tames_a_nearly_blank_pixel():
+    """Pixel-like rows: a column that is blank in all but one training row. Scaled on its own,
+    a faint speck there outweighs a wholly wrong image; with a shared scale the wrong image scores
+    higher."""
+    rng = np.random.default_rng(0)
+    proto = rng.uniform(0.2, 1.0, 16)  # normal rows: a noisy copy of one pattern in the first 16 columns
+    x = np.column_stack([np.clip(proto + rng.normal(0, 0.05, (300, 16)), 0, 1), np.zeros((300, 4))])
+    x[0, 16] = 0.05  # (300, 20): column 16 nearly blank, columns 17-19 blank
+    speck = x[1].copy()
+    speck[16] = 0.3  # a normal image with a faint speck in the nearly blank column
+    wrong = x[2].copy()
+    wrong[:16] = 1.0 - wrong[:16]  # the pattern inverted
+    test = np.stack([speck, wrong])
+    own = VAEAnomalyDetector(epochs=20, random_state=0).fit(x)
+    shared = VAEAnomalyDetector(epochs=20, scaling="shared", random_state=0).fit(x)
+    s_own, s_shared = own.decision_function(test), shared.decision_function(test)
+    assert s_own[0] > s_own[1]  # the speck dominates with per-column scales ...
+    assert s_shared[1] > s_shared[0]  # ... and the inverted pattern is the anomaly with a shared one
+
+
 @pytest.mark.parametrize("bad", [{"latent_dim": 0}, {"hidden": (0,)}, {"epochs": 0}, {"epochs": "many"},
-                                 {"lr": float("nan")},
+                                 {"lr": float("nan")}, {"scaling": "pixel"},
                                  {"contamination": 0.0}, {"contamination": 0.6}, {"score_type": "bogus"}])
 def test_bad_parameters_raise_at_fit(bad):
     with pytest.raises(ValueError, match="not allowed"):

@@ -35,6 +35,8 @@ __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 
 #: rows per forward pass at inference
 BATCH = 1024
+#: values of the estimators' ``scaling`` parameter
+SCALINGS = ("column", "shared")
 #: ``epochs="auto"`` trains for about this many optimizer steps ...
 AUTO_STEPS = 5000
 #: ... in at most this many passes over the data (small data sets overfit with more)
@@ -55,7 +57,7 @@ class _TableModel(BaseEstimator):
 
     def __init__(self, latent_dim: int = 2, hidden: tuple[int, ...] = (64,), epochs: int | str = "auto",
                  batch_size: int = 16, lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16,
-                 random_state: Any = None, device: str = "cpu") -> None:
+                 scaling: str = "column", random_state: Any = None, device: str = "cpu") -> None:
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.epochs = epochs
@@ -63,6 +65,7 @@ class _TableModel(BaseEstimator):
         self.lr = lr
         self.beta = beta
         self.n_eval_samples = n_eval_samples
+        self.scaling = scaling
         self.random_state = random_state
         self.device = device
 
@@ -85,6 +88,8 @@ class _TableModel(BaseEstimator):
         if not isinstance(hidden, tuple | list) or not all(
                 isinstance(h, int | np.integer) and not isinstance(h, bool) and h > 0 for h in hidden):
             raise ValueError(f"hidden={hidden!r} is not allowed; give a tuple of positive layer widths")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling={self.scaling!r} is not allowed; allowed: {', '.join(SCALINGS)}")
         for name in ("lr", "beta"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -112,6 +117,8 @@ class _TableModel(BaseEstimator):
                                        latent_dim=int(self.latent_dim),
                                        hidden=tuple(int(h) for h in self.hidden),
                                        beta=float(self.beta), seed=seed)
+            if self.scaling == "shared":
+                model.scaler.fit_standardize(x, shared=True)
             vaelab.fit(model, data.x_train, config=config)
         # Inference runs in float64: float32 matrix products change in the last bits with the batch
         # size, and a row's codes and scores must not depend on the other rows given with it.
@@ -203,6 +210,13 @@ class VAETransformer(_Transformer):
         Weight of the KL term (beta-VAE).
     n_eval_samples : int
         Shared standard normal draws of the Monte Carlo ELBO in ``score_samples``.
+    scaling : {"column", "shared"}
+        How the model standardizes the columns. ``"column"`` (the default) divides each by its
+        own standard deviation, right for tables whose columns have different units. ``"shared"``
+        divides all of them by one pooled standard deviation, as vaelab's image models treat an
+        image channel: right for arrays whose columns share one unit (pixels, spectra), where a
+        column almost constant in the training rows (a pixel nearly always blank) would otherwise
+        turn a faint deviation into a huge one.
     random_state : int, RandomState or None
         Seeds the weights, the training and the draws of ``score_samples``.
     device : str
@@ -269,8 +283,8 @@ class VAEAnomalyDetector(OutlierMixin, _TableModel):
     latent_dim : int
         Size of the code z. The default 8 (not the transformers' 2, which suits plotting) ranked
         anomalies best in ``benchmarks/anomaly.py``.
-    hidden, epochs, batch_size, lr, beta, n_eval_samples, random_state, device
-        As in :class:`VAETransformer`.
+    hidden, epochs, batch_size, lr, beta, n_eval_samples, scaling, random_state, device
+        As in :class:`VAETransformer`. Give ``scaling="shared"`` for pixel arrays.
 
     Attributes
     ----------
@@ -290,11 +304,11 @@ class VAEAnomalyDetector(OutlierMixin, _TableModel):
 
     def __init__(self, contamination: float = 0.1, score_type: str = "elbo", latent_dim: int = 8,
                  hidden: tuple[int, ...] = (64,), epochs: int | str = "auto", batch_size: int = 16,
-                 lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16, random_state: Any = None,
-                 device: str = "cpu") -> None:
+                 lr: float = 1e-3, beta: float = 1.0, n_eval_samples: int = 16, scaling: str = "column",
+                 random_state: Any = None, device: str = "cpu") -> None:
         super().__init__(latent_dim=latent_dim, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
-                         beta=beta, n_eval_samples=n_eval_samples, random_state=random_state,
-                         device=device)
+                         beta=beta, n_eval_samples=n_eval_samples, scaling=scaling,
+                         random_state=random_state, device=device)
         self.contamination = contamination
         self.score_type = score_type
 

@@ -64,11 +64,16 @@ class Scaler(nn.Module):
         self.shift.fill_(lo)
         self.scale.fill_(hi - lo)
 
-    def fit_standardize(self, x: np.ndarray) -> None:
+    def fit_standardize(self, x: np.ndarray, shared: bool = False) -> None:
         """Standardize per channel (images) or per column (tables) to mean 0, std 1, over the
         values present (NaN marks a missing one); categorical columns keep 0 and 1.
 
         Constant channels keep scale 1 so that they are shifted but never divided by zero.
+        With ``shared``, each numeric column is still centred on its mean but all of them are
+        divided by one pooled standard deviation (the root mean of their variances), as an image
+        channel's pixels are: for columns that share one unit (pixels, spectra), where a column
+        almost constant in the training rows would otherwise turn a small deviation into a huge
+        standardized one.
         """
         axes = tuple(i for i in range(x.ndim) if i != 1)
         with warnings.catch_warnings():  # an all-missing column: mean 0 and scale 1 below
@@ -76,6 +81,11 @@ class Scaler(nn.Module):
             mean = np.nanmean(x, axis=axes, dtype=np.float64).reshape(self.shift.shape)
             std = np.nanstd(x, axis=axes, dtype=np.float64).reshape(self.scale.shape)
         mean[~np.isfinite(mean)] = 0.0
+        numeric = np.isfinite(std)
+        if self.categories:
+            numeric &= ~np.array([k > 0 for k in self.categories]).reshape(std.shape)
+        if shared and numeric.any():
+            std[numeric] = np.sqrt(np.mean(np.square(std[numeric])))
         std[~(std >= 1e-8)] = 1.0
         if self.categories:
             codes = np.array([k > 0 for k in self.categories]).reshape(mean.shape)

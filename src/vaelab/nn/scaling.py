@@ -81,15 +81,13 @@ class Scaler(nn.Module):
             mean = np.nanmean(x, axis=axes, dtype=np.float64).reshape(self.shift.shape)
             std = np.nanstd(x, axis=axes, dtype=np.float64).reshape(self.scale.shape)
         mean[~np.isfinite(mean)] = 0.0
-        numeric = np.isfinite(std)
-        if self.categories:
-            numeric &= ~np.array([k > 0 for k in self.categories]).reshape(std.shape)
+        codes = np.array([k > 0 for k in self.categories], dtype=bool).reshape(std.shape) \
+            if self.categories else np.zeros(std.shape, dtype=bool)  # categorical columns
+        numeric = np.isfinite(std) & ~codes
         if shared and numeric.any():
             std[numeric] = np.sqrt(np.mean(np.square(std[numeric])))
         std[~(std >= 1e-8)] = 1.0
-        if self.categories:
-            codes = np.array([k > 0 for k in self.categories]).reshape(mean.shape)
-            mean[codes], std[codes] = 0.0, 1.0
+        mean[codes], std[codes] = 0.0, 1.0
         self.shift.copy_(torch.as_tensor(mean))
         self.scale.copy_(torch.as_tensor(std))
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import vaelab
-from vaelab.classifier import (
+from vaelab.evaluation.classifier import (
     FeatureClassifier,
     dataset_fingerprint,
     feature_classifier,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import vaelab
-from vaelab import classifier, metrics
+from vaelab.evaluation import classifier, metrics
 from vaelab.cli import main
 
 from cli_helpers import fails, isolated, ok, one_thread, run  # noqa: F401  (fixtures)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from vaelab.fidelity import frechet_distance, precision_recall
+from vaelab.evaluation.fidelity import frechet_distance, precision_recall
 
 
 def gaussian(n: int, f: int, seed: int, shift: float = 0.0) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import vaelab
-from vaelab import metrics
+from vaelab.evaluation import metrics
 from vaelab.config import ModelConfig
 from vaelab.data import DataInfo, Dataset
 from vaelab.losses import iwae_bound

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vaelab.data.tokens import HOLD, REST, n_tokens, token_of
-from vaelab.harmony import (
+from vaelab.music.harmony import (
     MostFrequentBaseline,
     cut_windows,
     fit_transposition,
@@ -16,7 +16,7 @@ from vaelab.harmony import (
     stitch,
     voice_ranges,
 )
-from vaelab.melody import (
+from vaelab.music.melody import (
     FEATURES,
     RepeatBaseline,
     SequenceScore,

@@ -18,7 +18,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from vaelab import plots, plots_latent
+from vaelab import plots
+from vaelab.plots import latent as plots_latent
 from vaelab.plots import HIGHLIGHT
 
 VR = (0.0, 16.0)  # value range of the digits data

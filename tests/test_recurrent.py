@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import vaelab
-from vaelab import metrics
+from vaelab.evaluation import metrics
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.data import DataInfo, Dataset
 from vaelab.distributions import Categorical, IndependentLogits

@@ -25,7 +25,7 @@ from vaelab.cli import main
 
 from cli_helpers import PNG_MAGIC, fails, isolated, one_thread, run  # noqa: F401  (fixtures)
 from vaelab.report import build_report
-from vaelab.samplers import load_gmm
+from vaelab.latent.samplers import load_gmm
 
 TINY = ["--latent-dim", "3", "--hidden", "16", "--channels", "4", "--quiet", "--no-figures"]
 IMG = '<img src="data:image/png;base64,'

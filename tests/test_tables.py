@@ -14,7 +14,7 @@ import torch
 import vaelab
 from vaelab import anomaly
 from vaelab.distributions import Gaussian
-from vaelab.distributions_table import MixedTable
+from vaelab.distributions.table import MixedTable
 
 from helpers import COLORS, mixed_csv, table_data
 

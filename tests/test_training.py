@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 import vaelab
-from vaelab import checkpoint, training
+from vaelab import run as checkpoint
+from vaelab import training
 from vaelab.config import ModelConfig, TrainConfig
 
 from helpers import image_data

@@ -9,62 +9,87 @@ The public API in five verbs::
     model = vaelab.load("runs/digits")                         # config.json + model.safetensors
     images = model.sample(16)                                  # (16, 1, 8, 8), grey levels 0..16
 
-``vaelab.evaluate(model, data)`` scores a model: -ELBO, importance-weighted NLL, bits/dim, active
-units, a linear probe, and Fréchet distances in the features of a classifier trained on the labels
-(``vaelab.metrics``, ``vaelab.fidelity``, ``vaelab.classifier``).
+``vaelab.evaluate(model, data)`` scores a model (:mod:`vaelab.evaluation`). Conditional and
+denoising models are the same verbs with ``y`` and ``noise``. Beyond the verbs: ``vaelab.latent``
+(sampling, interpolation, attribute vectors, traversals, GMM samplers), ``vaelab.losses``,
+``vaelab.noise``, ``vaelab.plots`` (figures, returned and never saved), ``vaelab.anomaly``,
+``vaelab.estimators`` (scikit-learn) and ``vaelab.music``.
 
-Conditional and denoising models are the same verbs with ``y`` and ``noise``::
-
-    cvae = vaelab.build_model(data=data, model="cvae")         # encoder and decoder see the label
-    vaelab.fit(cvae, data.x_train, data.y_train)
-    sevens = cvae.sample(8, y=torch.full((8,), 7))
-    dae = vaelab.build_model(data=data, model="dae", noise="gaussian:0.3")
-    clean = dae.reconstruct(noisy_images)
-
-Beyond the verbs: ``vaelab.latent`` (sampling with temperature or a GMM fitted to the codes,
-interpolation, attribute vectors, traversals, restyling), ``vaelab.losses`` (KL schedules, free bits,
-the IWAE bound), ``vaelab.noise`` (corruption, PSNR), ``vaelab.metrics``, ``vaelab.plots`` and
-``vaelab.plots_latent`` (figures, returned and never saved).
+Every name is imported on first use, so ``import vaelab`` is quick and loads neither torch,
+matplotlib nor music21 until a name that needs them is touched.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from vaelab.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from vaelab.data import Dataset, DataInfo, load_dataset  # noqa: E402
-from vaelab.models import AE, CVAE, DAE, VAE, Autoencoder, Losses, build_model  # noqa: E402
-from vaelab.checkpoint import load_model as load  # noqa: E402
-from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device  # noqa: E402
-from vaelab.evaluation import Evaluation, evaluate  # noqa: E402
-from vaelab import classifier, fidelity, latent, losses, metrics, noise, plots, plots_latent  # noqa: E402
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "AE",
-    "CVAE",
-    "DAE",
-    "VAE",
-    "Autoencoder",
-    "DataConfig",
-    "DataInfo",
-    "Dataset",
-    "Evaluation",
-    "FitResult",
-    "Losses",
-    "ModelConfig",
-    "NonFiniteLossError",
-    "TrainConfig",
-    "__version__",
-    "build_model",
-    "classifier",
-    "evaluate",
-    "fidelity",
-    "fit",
-    "latent",
-    "load",
-    "load_dataset",
-    "losses",
-    "metrics",
-    "noise",
-    "plots",
-    "plots_latent",
-    "resolve_device",
-]
+from vaelab import _deprecated
+from vaelab._version import __version__
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
+    from vaelab import anomaly, latent, losses, music, noise, plots
+    from vaelab.config import DataConfig, ModelConfig, TrainConfig
+    from vaelab.data import DataInfo, Dataset, load_dataset
+    from vaelab.evaluation import Evaluation, classifier, evaluate, fidelity, metrics
+    from vaelab.models import AE, CVAE, DAE, VAE, Autoencoder, Losses, build_model
+    from vaelab.run import load_model as load
+    from vaelab.run import RunDir
+    from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device
+
+#: public name -> (module, attribute in it; None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "AE": ("vaelab.models", "AE"),
+    "CVAE": ("vaelab.models", "CVAE"),
+    "DAE": ("vaelab.models", "DAE"),
+    "VAE": ("vaelab.models", "VAE"),
+    "Autoencoder": ("vaelab.models", "Autoencoder"),
+    "Losses": ("vaelab.models", "Losses"),
+    "build_model": ("vaelab.models", "build_model"),
+    "load": ("vaelab.run", "load_model"),
+    "DataConfig": ("vaelab.config", "DataConfig"),
+    "ModelConfig": ("vaelab.config", "ModelConfig"),
+    "TrainConfig": ("vaelab.config", "TrainConfig"),
+    "DataInfo": ("vaelab.data", "DataInfo"),
+    "Dataset": ("vaelab.data", "Dataset"),
+    "load_dataset": ("vaelab.data", "load_dataset"),
+    "RunDir": ("vaelab.run", "RunDir"),
+    "FitResult": ("vaelab.training", "FitResult"),
+    "NonFiniteLossError": ("vaelab.training", "NonFiniteLossError"),
+    "fit": ("vaelab.training", "fit"),
+    "resolve_device": ("vaelab.training", "resolve_device"),
+    "Evaluation": ("vaelab.evaluation", "Evaluation"),
+    "evaluate": ("vaelab.evaluation", "evaluate"),
+    "metrics": ("vaelab.evaluation.metrics", None),
+    "fidelity": ("vaelab.evaluation.fidelity", None),
+    "classifier": ("vaelab.evaluation.classifier", None),
+    **{name: (f"vaelab.{name}", None) for name in (
+        "anomaly", "data", "estimators", "evaluation", "export", "latent", "losses", "models", "music",
+        "noise", "plots", "report", "run", "training")},
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _deprecated.NAMES:  # an old top-level name: say where it lives now
+        new = _deprecated.NAMES[name]
+        warnings.warn(f"vaelab.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=2)
+        return importlib.import_module(new)
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'vaelab' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+_deprecated.install()

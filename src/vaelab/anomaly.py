@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab import metrics
-from vaelab.inference import check_int
+from vaelab.evaluation import metrics
+from vaelab._batching import check_int
 from vaelab.models import Autoencoder
 
 SCORES = ("elbo", "nll", "reconstruction")

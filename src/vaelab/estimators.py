@@ -27,9 +27,12 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-import vaelab
 from vaelab import anomaly
-from vaelab.inference import check_int
+from vaelab.config import TrainConfig
+from vaelab.data import DataInfo, Dataset
+from vaelab.models import build_model
+from vaelab.training import fit
+from vaelab._batching import check_int
 
 __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 
@@ -103,23 +106,23 @@ class _TableModel(BaseEstimator):
         n, d = x.shape
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         lo, hi = float(x.min()), float(x.max())
-        info = vaelab.DataInfo("estimator", "array", "table", (d,), (lo, hi),
+        info = DataInfo("estimator", "array", "table", (d,), (lo, hi),
                                columns=tuple(f"x{i}" for i in range(d)))
         # Dataset needs a non-empty test split; the estimator trains on every row, so row 0 is
         # reused as a one-row test split that nothing reads.
-        data = vaelab.Dataset.from_indices(info, x, None, np.arange(n), np.array([0]), keep_order=False)
+        data = Dataset.from_indices(info, x, None, np.arange(n), np.array([0]), keep_order=False)
         self.n_epochs_ = auto_epochs(n, int(self.batch_size)) if self.epochs == "auto" else int(self.epochs)
-        config = vaelab.TrainConfig(epochs=self.n_epochs_, batch_size=self.batch_size, lr=float(self.lr),
+        config = TrainConfig(epochs=self.n_epochs_, batch_size=self.batch_size, lr=float(self.lr),
                                     val_fraction=0.0, seed=seed, device=self.device)
         # vaelab.fit seeds torch's global RNG; fork it so the caller's random state is left as it was.
         with torch.random.fork_rng(devices=[]):
-            model = vaelab.build_model(data=data, model=self._model_name, arch="mlp", likelihood="gaussian",
+            model = build_model(data=data, model=self._model_name, arch="mlp", likelihood="gaussian",
                                        latent_dim=int(self.latent_dim),
                                        hidden=tuple(int(h) for h in self.hidden),
                                        beta=float(self.beta), seed=seed)
             if self.scaling == "shared":
                 model.scaler.fit_standardize(x, shared=True)
-            vaelab.fit(model, data.x_train, config=config)
+            fit(model, data.x_train, config=config)
         # Inference runs in float64: float32 matrix products change in the last bits with the batch
         # size, and a row's codes and scores must not depend on the other rows given with it.
         model.double().eval()

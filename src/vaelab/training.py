@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vaelab import checkpoint
+from vaelab import run as checkpoint
 from vaelab.config import DataConfig, TrainConfig
 from vaelab.losses import KLSchedule
 from vaelab.models import Autoencoder

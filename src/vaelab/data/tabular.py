@@ -20,6 +20,7 @@ from vaelab.data.columns import frame_columns, is_missing, is_number, parse_colu
 from vaelab.data.dataset import DataInfo, Dataset, split_indices
 from vaelab.data.values import as_float32, encode_labels, observed_range
 
+
 def read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """Return the header, the data rows (as strings) and each row's line number in the file.
 

@@ -30,7 +30,6 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.config import AUTO, ModelConfig
-from vaelab import distributions_table  # noqa: F401  (registers the "mixed" likelihood)
 from vaelab.distributions import Likelihood
 from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
@@ -220,14 +219,14 @@ class Autoencoder(nn.Module, ABC):
 
     def save(self, run_dir: str | os.PathLike[str]) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (atomically)."""
-        from vaelab.checkpoint import save_model  # checkpoint sits above models
+        from vaelab.run import save_model  # checkpoint sits above models
 
         save_model(self, run_dir)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
         """Rebuild a model from ``run_dir`` (config.json + model.safetensors); nothing is unpickled."""
-        from vaelab.checkpoint import load_model
+        from vaelab.run import load_model
 
         model = load_model(run_dir, device=device)
         if not isinstance(model, cls):

@@ -1,0 +1,67 @@
+"""Import paths of vaelab 0.1 that moved in 0.2: each still works for one release and warns.
+
+``import vaelab.plots_latent`` (or ``from vaelab.metrics import elbo``) gives the module at its new
+home, the same object, after a ``DeprecationWarning`` that names the new path. The table below is
+the one record of what moved; a test imports every old path through it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+from types import ModuleType
+
+#: old module path -> new module path
+MODULES: dict[str, str] = {
+    "vaelab.checkpoint": "vaelab.run",
+    "vaelab.inference": "vaelab._batching",
+    "vaelab.samplers": "vaelab.latent.samplers",
+    "vaelab.metrics": "vaelab.evaluation.metrics",
+    "vaelab.fidelity": "vaelab.evaluation.fidelity",
+    "vaelab.classifier": "vaelab.evaluation.classifier",
+    "vaelab.evaluation_music": "vaelab.evaluation.music",
+    "vaelab.melody": "vaelab.music.melody",
+    "vaelab.harmony": "vaelab.music.harmony",
+    "vaelab.accompaniment": "vaelab.music.accompaniment",
+    "vaelab.outputs": "vaelab.export",
+    "vaelab.distributions_table": "vaelab.distributions.table",
+    "vaelab.plots_latent": "vaelab.plots.latent",
+    "vaelab.plots_music": "vaelab.plots.music",
+    "vaelab.plots_anomaly": "vaelab.plots.anomaly",
+    "vaelab.report_html": "vaelab.report.html",
+}
+
+#: old top-level attribute of ``vaelab`` -> where it lives now (``vaelab.plots_latent``)
+NAMES: dict[str, str] = {old.removeprefix("vaelab."): new for old, new in MODULES.items()
+                         if old == "vaelab.plots_latent"}
+
+
+class _Alias(importlib.abc.Loader):
+    """Loads an old path as the module at its new path, after a warning."""
+
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        warnings.warn(f"{spec.name} is deprecated and will be removed in vaelab 0.3; use {self.new}",
+                      DeprecationWarning, stacklevel=2)  # warn() skips importlib's frames
+        return importlib.import_module(self.new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The module ran when it was imported at its new path; nothing is left to do."""
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: object, target: object = None
+                  ) -> importlib.machinery.ModuleSpec | None:
+        new = MODULES.get(fullname)
+        return None if new is None else importlib.machinery.ModuleSpec(fullname, _Alias(new))
+
+
+def install() -> None:
+    """Put the finder on ``sys.meta_path`` once."""
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.append(_Finder())

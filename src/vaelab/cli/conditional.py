@@ -1,0 +1,246 @@
+"""Conditional and denoising models on the command line: the ``--label`` / ``--condition`` choices
+of ``sample``, and the commands ``restyle`` and ``denoise``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+import vaelab
+from vaelab import export as outputs
+from vaelab import latent, noise, plots
+from vaelab.config import parse_noise
+from vaelab.cli.common import (add_data_args, add_run_command, batched, class_id, device_arg, load_data,
+                               open_run, run_data)
+
+ALL = "all"
+
+
+def _classes(model: vaelab.Autoencoder) -> list[str]:
+    names = model.data_info.get("classes")
+    return list(names) if names else [str(i) for i in range(model.config.n_conditions)]
+
+
+def label_id(text: str, model: vaelab.Autoencoder, flag: str = "--label") -> int:
+    """A label given as a class name, or as an id unless the names are numbers -> its id; anything
+    else is an error listing the known labels."""
+    return class_id(text, _classes(model), flag)
+
+
+def label_list(text: str, model: vaelab.Autoencoder, flag: str) -> list[int]:
+    """``all`` or comma-separated labels (names or ids) -> ids."""
+    if text.strip() == ALL:
+        return list(range(len(_classes(model))))
+    ids = [label_id(t, model, flag) for t in text.split(",") if t.strip()]
+    if not ids:
+        raise ValueError(f"{flag}: give labels separated by commas, or all")
+    return ids
+
+
+def condition_row(text: str, model: vaelab.Autoencoder) -> np.ndarray:
+    """``"col=value,..."`` naming every condition column of the model -> (A,) float32."""
+    names = list(model.data_info.get("condition_columns") or [])
+    given: dict[str, float] = {}
+    for part in (p for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in names:
+            raise ValueError(f"--condition {part.strip()!r}: give COLUMN=VALUE pairs for the condition "
+                             f"columns {', '.join(names)}")
+        try:
+            given[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--condition {name}={value.strip()!r}: the value must be a number") from None
+        if not math.isfinite(given[name]):
+            raise ValueError(f"--condition {name}: the value must be finite")
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ValueError(f"--condition lacks {', '.join(missing)}; give a value for every condition column: "
+                         f"{', '.join(names)}")
+    return np.array([given[n] for n in names], dtype=np.float32)
+
+
+def sample_conditions(args: argparse.Namespace, model: vaelab.Autoencoder, many: bool = True
+                      ) -> tuple[list[np.ndarray | None], list[str]]:
+    """What ``vaelab sample`` draws for: one y (n,) or (n, A) per group of ``args.n`` samples, with
+    each group's name; a single unconditional group ``[None]`` for other models. ``many=False``
+    allows a single label only (``decode``)."""
+    label, cond = args.label, args.condition
+    kind = model.config.condition if model.conditional else "none"
+    if kind == "none":
+        if label is not None or cond is not None:
+            flag = "--label" if label is not None else "--condition"
+            raise ValueError(f"{flag} applies to conditional models (--model cvae); {args.run} holds a "
+                             f"{model.config.model}")
+        return [None], [""]
+    if kind == "label":
+        if cond is not None:
+            raise ValueError(f"{args.run} is conditioned on class labels; use --label, not --condition")
+        more = ", or --label all for each class in turn" if many else ""
+        if label is None:
+            raise ValueError(f"{args.run} is a conditional model: give --label, one of "
+                             f"{', '.join(_classes(model))}{more}")
+        ids = label_list(label, model, "--label") if many else [label_id(label, model)]
+        return [np.full(args.n, k, dtype=np.int64) for k in ids], [_classes(model)[k] for k in ids]
+    if label is not None:
+        raise ValueError(f"{args.run} is conditioned on the columns "
+                         f"{', '.join(model.data_info.get('condition_columns') or [])}; use --condition "
+                         "COLUMN=VALUE,...")
+    if cond is None:
+        raise ValueError(f"{args.run} is a conditional model: give --condition with a value for each of "
+                         f"{', '.join(model.data_info.get('condition_columns') or [])}")
+    row = condition_row(cond, model)
+    return [np.tile(row, (args.n, 1))], [cond]
+
+
+# -- restyle -----------------------------------------------------------------------------------
+
+
+def _indices(text: str, n: int) -> list[int]:
+    try:
+        ids = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--index {text!r}: give row numbers separated by commas") from None
+    bad = [i for i in ids if not 0 <= i < n]
+    if not ids or bad:
+        raise ValueError(f"--index {text!r}: row numbers must be from 0 to {n - 1}")
+    return ids
+
+
+def cmd_restyle(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out, (".png", ".npy"))
+    if not model.conditional or model.config.condition != "label":
+        raise ValueError(f"restyle needs a model conditioned on class labels (vaelab train --model cvae on "
+                         f"labeled data); {args.run} holds a {model.config.model} "
+                         f"conditioned on {model.config.condition}")
+    labels = label_list(args.labels, model, "--labels")
+    data = run_data(args, model, config)
+    x, y = data.split(args.split)
+    if y is None or data.info.classes is None:
+        raise ValueError(f"--data {data.info.source}: restyle encodes each input with its own label; these "
+                         "data have no labels")
+    rows = _indices(args.index, len(x))
+    with torch.no_grad():
+        out = latent.restyle(model, x[rows], y[rows], labels).cpu().numpy()  # (N, L, *shape)
+    classes = _classes(model)
+    if path.suffix.lower() == ".npy":
+        outputs.write_npy(path, out)
+    else:
+        if model.data_info.get("kind") != "image":
+            raise ValueError(f"--out {path}: PNG output needs image data; use .npy")
+        grid = np.concatenate([x[rows][:, None], out], axis=1)  # the input, then each label
+        fig = plots.labelled_rows(grid, tuple(model.data_info["value_range"]),
+                                  [f"row {i} ({classes[y[i]]})" for i in rows],
+                                  ["input", *(classes[k] for k in labels)],
+                                  title="each input's code decoded with every label")
+        outputs.save_figure(fig, path)
+    print(f"restyled {len(rows)} input(s) as {len(labels)} label(s) -> {path}")
+    return 0
+
+
+# -- denoise -----------------------------------------------------------------------------------
+
+
+def _quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
+             info: dict[str, Any]) -> str:
+    """PSNR (images) or RMSE (tables) of the noisy and the denoised data against the clean."""
+    if info.get("kind") == "image":
+        vr = tuple(info["value_range"])
+        a, b = noise.psnr(clean, noisy, vr), noise.psnr(clean, denoised, vr)
+        return f"PSNR against the clean data: noisy {a:.2f} dB, denoised {b:.2f} dB (gain {b - a:+.2f} dB)"
+    cats = info.get("categories")
+    a, b = noise.rmse(clean, noisy, cats), noise.rmse(clean, denoised, cats)
+    change = 100 * (b - a) / a if a else 0.0
+    return (f"RMSE against the clean data: noisy {a:.4g}, denoised {b:.4g} "
+            f"({abs(change):.1f}% {'lower' if change <= 0 else 'higher'})")
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out)
+    if args.noise is not None and args.clean is not None:
+        raise ValueError("give --noise (corrupt clean data here) or --clean (the clean version of noisy "
+                         "--data), not both")
+    if args.noise is not None:
+        try:
+            parse_noise(args.noise)
+        except ValueError as err:
+            raise ValueError(f"--noise {str(err).removeprefix('noise=')}") from None
+        if args.noise == "none":
+            raise ValueError("--noise none adds nothing; give KIND:LEVEL, e.g. gaussian:0.3")
+    data = run_data(args, model, config)
+    split = args.split or ("test" if args.data is None else "all")
+    x, y = data.split(split)
+    clean = None
+    if args.noise is not None:
+        clean = x
+        gen = torch.Generator().manual_seed(args.seed)
+        x = model.corrupt(torch.from_numpy(x), gen, noise=args.noise).numpy()
+    elif args.clean is not None:
+        ref = load_data(vaelab.DataConfig(spec=args.clean, data_dir=args.data_dir,
+                                          label_column=args.label_column,
+                                          condition_columns=args.condition_columns))
+        clean, _ = ref.split(split)
+        if clean.shape != x.shape:
+            raise ValueError(f"--clean {args.clean}: {split} rows have shape {clean.shape}, the noisy data "
+                             f"{x.shape}; give the same rows without noise")
+    if model.conditional and y is None:
+        raise ValueError(f"{args.run} is conditional; its data need labels or condition columns")
+    denoised = batched(model.reconstruct, x, device, y=y if model.conditional else None)
+    info = model.data_info
+    if path.suffix.lower() == ".png":
+        if info.get("kind") != "image":
+            raise ValueError(f"--out {path}: PNG output needs image data; use .csv or .npy")
+        k = min(max(args.n, 1), len(x))
+        shown = [("noisy", x[:k]), ("denoised", denoised[:k])]
+        title = None
+        if clean is not None:
+            shown.insert(0, ("clean", clean[:k]))
+            title = _quality(clean[:k], x[:k], denoised[:k], info).split(": ", 1)[1]
+        fig = plots.labelled_rows(np.stack([rows for _, rows in shown]), tuple(info["value_range"]),
+                                  [name for name, _ in shown], title=title)
+        outputs.save_figure(fig, path)
+    else:
+        outputs.write_data(path, denoised, info)
+    print(f"denoised {len(x)} rows -> {path}")
+    if clean is not None:
+        print(_quality(clean, x, denoised, info))
+    if model.noise == "none":
+        print(f"note: {args.run} was trained without --noise, so it reconstructs rather than denoises")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register restyle and denoise."""
+    p = add_run_command(sub, common, "restyle", "style transfer with a cvae: encode inputs with their "
+                        "own label and decode them with other labels", cmd_restyle)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", default="test", choices=("train", "test", "all"),
+                   help="which rows --index counts in (default: test)")
+    p.add_argument("--index", default="0", metavar="I[,I...]", help="row number(s) (default: 0)")
+    p.add_argument("--labels", default=ALL, metavar="L[,L...]",
+                   help="labels (ids or class names) to decode with, or all (default: all)")
+    p.add_argument("--out", required=True, help="FILE.png (a row per input) or FILE.npy "
+                   "(inputs x labels x data shape)")
+    device_arg(p)
+
+    p = add_run_command(sub, common, "denoise", "clean noisy data with a run trained with --noise "
+                        "(dae, or a vae with --noise)", cmd_denoise)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", choices=("train", "test", "all"),
+                   help="which rows (default: test for the run's own data, all for --data)")
+    p.add_argument("--noise", metavar="KIND:LEVEL",
+                   help="corrupt the (clean) data first, then denoise and report the gain: "
+                   "gaussian:S, mask:P or saltpepper:P")
+    p.add_argument("--clean", metavar="SPEC", help="the clean version of the noisy --data, rows in the "
+                   "same order, to report the gain against")
+    p.add_argument("-n", type=int, default=16, help="PNG: how many examples to show (default: 16)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of --noise (default: 0)")
+    p.add_argument("--out", required=True, help="FILE.npy, FILE.csv (tables) or FILE.png (images: "
+                   "noisy and denoised rows, and clean when known)")
+    device_arg(p)

@@ -1,0 +1,207 @@
+"""The ``train`` command: build a model for some data (or continue a run) and write its run directory."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+
+import vaelab
+from vaelab import losses
+from vaelab import run as checkpoint
+from vaelab.cli.common import (DATA_FLAGS, EXIT_INTERRUPTED, add_data_args,
+                               check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
+from vaelab.config import DataConfig, ModelConfig, TrainConfig
+from vaelab.latent import samplers
+from vaelab.report import write_run_figures
+
+
+
+# -- train ---------------------------------------------------------------------------------------
+
+MODEL_FLAGS = {
+    "model": ("--model", str, "vae, ae, cvae (conditional), dae (denoising) or accompany (chorale "
+              "harmonizer: soprano -> alto, tenor, bass)"),
+    "arch": ("--arch", str, "mlp, conv, rnn or auto (conv for images, mlp for tables, rnn for music)"),
+    "latent_dim": ("--latent-dim", int, "size of the code z"),
+    "hidden": ("--hidden", ints, "layer widths; auto: 512,256 for mlp, 256 for conv, the recurrent "
+               "state size for rnn"),
+    "cell": ("--cell", str, "rnn: gru or lstm"),
+    "channels": ("--channels", int, "conv: channels of the first layer"),
+    "activation": ("--activation", str, "relu, silu, gelu, tanh or elu"),
+    "likelihood": ("--likelihood", str, "bernoulli, gaussian, categorical (tokens) or auto"),
+    "scale": ("--scale", str, "gaussian: learned or fixed per-dimension scale"),
+    "sigma": ("--sigma", float, "gaussian: fixed scale (standardized units)"),
+    "binarize": ("--binarize", str, "none or dynamic (fresh Bernoulli pixels each batch)"),
+    "beta": ("--beta", float, "weight of the KL term"),
+    "free_bits": ("--free-bits", float, "minimum KL per latent dimension, nats; auto = 0.5 for music, "
+                  "0 otherwise"),
+    "noise": ("--noise", str, "corrupt inputs in training: none, gaussian:S, mask:P, saltpepper:P; "
+              "auto = gaussian:0.3 for dae, none otherwise"),
+    "label_embedding": ("--label-embedding", int, "cvae: 0 = one-hot labels, N = learned embedding of "
+                        "size N"),
+}
+TRAIN_FLAGS = {
+    "epochs": ("--epochs", int, "passes over the data"),
+    "batch_size": ("--batch-size", int, "examples per step"),
+    "lr": ("--lr", float, "Adam learning rate"), "weight_decay": ("--weight-decay", float, "L2"),
+    "grad_clip": ("--grad-clip", float, "clip the gradient norm; 0 = off"),
+    "kl_schedule": ("--kl-schedule", str, "linear (warm-up over --kl-warmup epochs) or cyclical"),
+    "kl_warmup": ("--kl-warmup", int, "epochs of linear KL warm-up"),
+    "kl_cycles": ("--kl-cycles", int, "cyclical: number of cycles over the run"),
+    "kl_ratio": ("--kl-ratio", float, "cyclical: share of each cycle spent rising from 0 to 1"),
+    "val_fraction": ("--val-fraction", float, "share of training rows held out for validation"),
+    "patience": ("--patience", int, "early stopping after N epochs without improvement; 0 = off"),
+    "seed": ("--seed", int, "random seed"),
+    "precision": ("--precision", str, "float32 or bfloat16"),
+}
+SWITCHES = {"compile": ("--compile", "compile the loss with torch.compile (faster long runs)")}
+METAVARS: dict[Any, str] = {int: "N", float: "X", ints: "N[,N...]"}
+FLAG_METAVARS = {"noise": "KIND:LEVEL"}
+ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | {k: (f, bool, t) for k, (f, t) in SWITCHES.items()}
+RESUMABLE = {"epochs", "patience", "precision", "compile", "lr", "grad_clip", "weight_decay"}
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register train."""
+    p = sub.add_parser("train", parents=[common], help="train a model, write a run directory",
+                       description="Train an AE or VAE and write a run directory "
+                       "(config.json, model.safetensors, trainer_state.pt, metrics.jsonl, figures/).")
+    add_data_args(p, default="digits", train=True)
+    for title, flags, cls in (("model", MODEL_FLAGS, ModelConfig), ("training", TRAIN_FLAGS, TrainConfig)):
+        g = p.add_argument_group(title)
+        for name, (flag, typ, text) in flags.items():
+            default = getattr(cls, name)
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            opt(g, flag, "auto" if shown == "" else shown, text, type=typ, dest=name,
+                 metavar=FLAG_METAVARS.get(name, METAVARS.get(typ, "NAME")))
+    for name, (flag, text) in SWITCHES.items():
+        g.add_argument(flag, dest=name, action="store_const", const=True, default=None,
+                       help=f"{text} (default: off)")
+    device_arg(p)
+    g = p.add_argument_group("run directory")
+    g.add_argument("--out", metavar="DIR", help="run directory (default: runs/DATA-MODEL[-N])")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last completed epoch")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    g.add_argument("--no-figures", action="store_true", help="do not write figures/")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def _clear_run(out: Path) -> None:
+    """Remove what a previous run wrote into ``out`` (for --overwrite); other files stay."""
+    for name in (checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.TRAINER_STATE,
+                 checkpoint.METRICS, "samples.csv", "report.html", samplers.GMM_FILE):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "figures", ignore_errors=True)
+
+
+def _pick(args: argparse.Namespace, flags: dict[str, Any]) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in flags if getattr(args, k) is not None}
+
+
+def _default_out(data: str, model: str) -> Path:
+    base = Path("runs") / f"{Path(data).stem or 'data'}-{model}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def _flag(name: str) -> str:
+    spec = ALL_FLAGS.get(name)
+    return spec[0] if spec else flag_name(name)
+
+
+def _flagged(make: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build a config or model; its errors name the command-line flag (``--epochs 0``), not the field."""
+    try:
+        return make(*args, **kwargs)
+    except ValueError as err:
+        message = str(err)
+        for name in ALL_FLAGS:
+            if message.startswith(f"{name}="):
+                message = f"{_flag(name)} {message[len(name) + 1:]}"
+        raise ValueError(message) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    device = vaelab.resolve_device(args.device)
+    train_overrides = _pick(args, TRAIN_FLAGS | SWITCHES)
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out RUN, the run directory to continue")
+        out = Path(args.out)
+        stored = checkpoint.read_config(out)
+        changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE)
+                         | {k for k in DATA_FLAGS if getattr(args, k) is not None})
+        if changed:
+            raise ValueError(
+                f"--resume continues {out} with its own data and model; it can change only "
+                f"{', '.join(_flag(k) for k in sorted(RESUMABLE))} and --device, "
+                f"not {', '.join(_flag(k) for k in changed)}")
+        if not (out / checkpoint.TRAINER_STATE).exists():
+            raise ValueError(f"{out} has no completed epoch to resume; start it again with "
+                             "--overwrite")
+        data_cfg = stored["data"]
+        train_cfg = _flagged((stored["train"] or TrainConfig()).replace, **train_overrides,
+                             device=args.device)
+        model = vaelab.load(out)
+    else:
+        data_cfg = data_config(args, DataConfig())
+        model_cfg = _flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
+        train_cfg = _flagged(TrainConfig, **train_overrides, device=args.device)
+        out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
+        if checkpoint.is_run_dir(out) and not args.overwrite:
+            raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
+                             "--overwrite to replace it, or another --out")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; give a directory for the run")
+    data = load_data(data_cfg)
+    if not args.resume:
+        model = _flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
+        if args.overwrite:
+            _clear_run(out)
+    check_shape(model, data)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
+          f"{n_params:,} parameters) on {data.info.name} {tuple(data.info.shape)}: "
+          f"{len(data.x_train)} rows, {train_cfg.epochs} epochs, device {device}; run: {out}")
+    try:
+        result = vaelab.fit(model, data.x_train, data.y_train, train_cfg, run_dir=out,
+                            data_config=data_cfg, resume=args.resume, progress=not args.quiet)
+    except KeyboardInterrupt:
+        done = checkpoint.read_metrics(out)
+        if done:
+            print(f"\ninterrupted; {out} holds {len(done)} completed epoch(s). Resume with:\n"
+                  f"  vaelab train --resume --out {out}", file=sys.stderr)
+        else:
+            print(f"\ninterrupted before the first epoch ended; nothing to resume in {out}. "
+                  "Start again with the same command and --overwrite", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except vaelab.NonFiniteLossError as err:
+        fix = f"--lr {train_cfg.lr / 10:g} --grad-clip 10"
+        how = (f"vaelab train --resume --out {out} {fix}" if checkpoint.read_metrics(out)
+               else f"the same command with --overwrite {fix}")
+        raise ValueError(f"{err}; continue with: {how}") from None
+    last = result.history[-1] if result.history else checkpoint.read_metrics(out)[-1]
+    val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""
+    print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} nats (rec "
+          f"{last['train_rec']:.3f}, KL {last['train_kl']:.3f}){val}; "
+          f"{last['samples_per_s']:.0f} samples/s; best epoch {result.best_epoch}"
+          + (" (stopped early)" if result.stopped_early else ""))
+    collapsed = losses.kl_collapse(checkpoint.read_metrics(out)) if model.variational else None
+    if collapsed is not None:
+        print(f"warning: the KL fell below {losses.COLLAPSE_NATS} nats at epoch {collapsed}: the posterior "
+              "collapsed and the decoder ignores z. Try --kl-warmup 10, --kl-schedule cyclical, "
+              "--free-bits 0.5 or a smaller --beta", file=sys.stderr)
+    if not args.no_figures:
+        written = write_run_figures(model, data, out)
+        print("figures: " + ", ".join(str(p) for p in written))
+    print(f"run directory: {out}")
+    return 0

@@ -1,0 +1,271 @@
+"""Commands that use a trained run: sample, reconstruct, encode, decode, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import vaelab
+from vaelab import export as outputs
+from vaelab import latent, noise, plots
+from vaelab import run as checkpoint
+from vaelab.cli import conditional as cli_conditional
+from vaelab.cli.common import (add_data_args, add_run_command, batched, check_shape, device_arg, load_data,
+                               open_run, run_data)
+from vaelab._batching import decode_batched
+from vaelab.latent.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
+
+DEFAULT_COMPONENTS = 10
+
+
+def run_gmm(model: vaelab.Autoencoder, run: Path, n_components: int | None,
+            data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
+    """The GMM over the run's training codes and how it was obtained (for the user).
+
+    Reuses RUN/gmm.safetensors while it is fresh (see ``samplers.cached_gmm``; ``n_components``
+    None accepts any number), else fits one with ``n_components`` (default 10) on ``data``'s
+    training rows, by default the run's own training data, and writes it there when ``cache``.
+    """
+    path = run / GMM_FILE
+    try:
+        gmm = cached_gmm(model, run, n_components)
+    except ValueError as err:
+        raise ValueError(f"{err}; delete it and vaelab fits a new one") from None
+    if gmm is not None:
+        return gmm, f"the {len(gmm.weights)}-component GMM in {path}"
+    if data is None:
+        stored = checkpoint.read_config(run).get("data")
+        if stored is None:
+            raise ValueError(f"{run} does not record its training data, so there is nothing to fit "
+                             "the GMM sampler to")
+        data = load_data(stored)
+        check_shape(model, data)
+    k = min(DEFAULT_COMPONENTS, len(data.x_train)) if n_components is None else n_components
+    if k > len(data.x_train):
+        raise ValueError(f"--components {k}: at most {len(data.x_train)}, the number of training rows")
+    gmm = latent.fit_gmm(model, data.x_train, n_components=k, seed=0,
+                         y=data.y_train if model.conditional else None)
+    if cache:
+        save_gmm(gmm, path)
+        return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"
+    return gmm, f"a {k}-component GMM fitted to the training codes of {data.info.name}"
+
+
+#: how `sample` draws note tokens by default (MusicVAE's examples use 0.5)
+MUSIC_TOKEN_TEMPERATURE = 0.5
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ValueError(f"-n {args.n}: the number of samples must be at least 1")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise ValueError(f"--temperature {args.temperature:g}: it must be a number > 0 "
+                         "(1 = the sampler's own spread, below 1 = more typical samples)")
+    if args.components is not None:
+        if args.sampler != "gmm":
+            raise ValueError("--components applies only to --sampler gmm")
+        if args.components < 1:
+            raise ValueError(f"--components {args.components}: a GMM needs at least 1 component")
+    path = outputs.check_suffix(args.out)
+    model, _, _ = open_run(args)
+    conditions, names = cli_conditional.sample_conditions(args, model)
+    if args.sampler == "prior":
+        if not model.generative:
+            raise ValueError("an AE has no prior over its codes, so it cannot sample from a prior; "
+                             "use --sampler gmm (a mixture fitted to its codes) or train a VAE "
+                             "(--model vae)")
+        sampler: str | GMMSampler = "prior"
+        source = "the prior"
+    else:
+        k = DEFAULT_COMPONENTS if args.components is None else args.components
+        sampler, source = run_gmm(model, Path(args.run), k)
+    music = model.data_info.get("kind") == "sequence"
+    if args.token_temperature is not None and not music:
+        raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "
+                         f"{model.data_info.get('kind')} data")
+    token_temperature = (MUSIC_TOKEN_TEMPERATURE if args.token_temperature is None
+                         else args.token_temperature) if music else None
+    # A CPU generator: the same --seed gives the same codes on every device.
+    gen = torch.Generator().manual_seed(args.seed)
+    groups = [latent.sample(model, args.n, temperature=args.temperature, generator=gen, sampler=sampler,
+                            y=y, token_temperature=token_temperature).cpu().numpy()
+              for y in conditions]  # each (n, *shape)
+    temp = f", temperature {args.temperature:g}" if args.temperature != 1 else ""
+    title = f"{args.n} samples from {'a GMM' if args.sampler == 'gmm' else 'the prior'}{temp}"
+    given = ""
+    if conditions[0] is not None:
+        given = f" given {', '.join(names)}" if len(names) <= 3 else f" for each of {len(names)} labels"
+    if len(groups) > 1 and path.suffix.lower() == ".png":
+        fig = plots.labelled_rows(np.stack(groups), tuple(model.data_info["value_range"]), names,
+                                  title=title + " per label")
+        outputs.save_figure(fig, path)
+    else:
+        outputs.write_data(path, np.concatenate(groups), model.data_info, title=title + given)
+    print(f"wrote {args.n * len(groups)} samples{given} to {path} (from {source}{temp})")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out)
+    data = run_data(args, model, config)
+    x, y = data.split(args.split)
+    x = x[: args.n] if args.n else x
+    y = None if y is None or not model.conditional else y[: len(x)]
+    recon = batched(model.reconstruct, x, device, y=y)
+    info = model.data_info
+    if path.suffix.lower() == ".png" and info.get("kind") == "image":
+        outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
+    elif path.suffix.lower() == ".png" and info.get("kind") == "sequence":  # inputs next to outputs
+        titles = [f"{who} {i}" for i in range(len(x)) for who in ("input", "reconstruction")]
+        outputs.write_data(path, outputs.interleave(x, recon), info, titles=titles, ncols=2)
+    else:
+        outputs.write_data(path, recon, info)
+    if info.get("kind") == "sequence":
+        print(f"wrote {len(x)} reconstructions to {path} (token accuracy {np.mean(recon == x):.3f})")
+        return 0
+    err = noise.table_errors(x, recon, info.get("categories")) if info.get("kind") == "table" \
+        else f"RMSE {noise.rmse(x, recon):.4g} in data units"
+    print(f"wrote {len(x)} reconstructions to {path} ({err})")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    model, config, device = open_run(args)
+    path = outputs.check_suffix(args.out, (".npy", ".csv"))
+    data = run_data(args, model, config)
+    x, y = data.split(args.split)
+    z = latent.codes(model, x, y if model.conditional else None)
+    outputs.write_codes(path, z, y if data.info.classes else None, data.info.classes)
+    print(f"wrote {z.shape[0]} codes of size {z.shape[1]} (posterior means) to {path}")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    model, _, _ = open_run(args)
+    path = outputs.check_suffix(args.out)
+    z = outputs.read_codes(args.latents, model.config.latent_dim)
+    args.n = len(z)
+    conditions, _ = cli_conditional.sample_conditions(args, model, many=False)
+    y = None if conditions[0] is None else torch.as_tensor(conditions[0], device=model.device)
+    with torch.no_grad():
+        x = decode_batched(model, torch.from_numpy(z), y).cpu().numpy()
+    outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
+    print(f"decoded {len(z)} codes to {path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    config = checkpoint.read_config(args.run)
+    model = vaelab.load(args.run)
+    metrics = checkpoint.read_metrics(args.run)
+    size = sum(f.stat().st_size for f in Path(args.run).rglob("*") if f.is_file())
+    report = {
+        "run": str(args.run), "vaelab_version": config.get("vaelab_version"),
+        "model": model.config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data": model.data_info,
+        "train": config["train"].to_dict() if config.get("train") else None,
+        "epochs_done": len(metrics), "last_metrics": metrics[-1] if metrics else None,
+        "size_bytes": size,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    c = model.config
+    print(f"run        {args.run} (vaelab {report['vaelab_version']}, {size / 1e6:.2f} MB on disk)")
+    print(f"model      {c.model}, arch {c.arch}, latent {c.latent_dim}, hidden "
+          f"{','.join(map(str, c.hidden))}, likelihood {c.likelihood}, beta {c.beta}, "
+          f"{report['parameters']:,} parameters")
+    extras = []
+    if model.conditional:
+        extras.append(f"conditioned on {c.condition} ({c.n_conditions})")
+    if model.noise != "none":
+        extras.append(f"trained with noise {model.noise}")
+    if extras:
+        print(f"           {'; '.join(extras)}")
+    d = model.data_info
+    print(f"data       {d.get('name')} ({d.get('kind')}, shape {tuple(d.get('shape', ()))}, "
+          f"values {tuple(d.get('value_range', ()))})")
+    if d.get("categories"):
+        named = [f"{c} ({len(k)})" for c, k in zip(d["columns"], d["categories"], strict=True) if k]
+        print(f"           categorical columns (categories): {', '.join(named)}")
+    if report["train"]:
+        t = report["train"]
+        print(f"training   {len(metrics)}/{t['epochs']} epochs, batch {t['batch_size']}, "
+              f"lr {t['lr']}, seed {t['seed']}")
+    if (Path(args.run) / checkpoint.TRAINER_STATE).exists():
+        best = checkpoint.load_trainer_state(args.run)["best_epoch"]
+        print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one)")
+    if metrics:
+        m = metrics[-1]
+        line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
+        print(f"last epoch {m['epoch']}: {line}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register sample, reconstruct, encode, decode and info."""
+
+    out_help = "FILE.png (images; piano rolls for music), .csv (tables), .mid (music) or .npy"
+
+    def run_cmd(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        return add_run_command(sub, common, name, help, func)
+
+    p = run_cmd("sample", "draw new codes from the prior or a GMM over the training codes, "
+                "and decode them", cmd_sample)
+    p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--sampler", choices=("prior", "gmm"), default="prior",
+                   help="prior: z ~ N(0, I) (VAE only); gmm: a Gaussian mixture fitted to the codes "
+                   f"of the training data, cached in RUN/{GMM_FILE} (an AE can use it) "
+                   "(default: prior)")
+    p.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                   help="scale of the spread of the codes, > 0; below 1 gives more typical, less "
+                   "varied samples (default: 1)")
+    p.add_argument("--token-temperature", type=float, metavar="T",
+                   help="music: draw each note token from the softmax at this temperature; 0 = greedy "
+                   f"(the most likely token, which favours long held notes) (default: "
+                   f"{MUSIC_TOKEN_TEMPERATURE})")
+    p.add_argument("--components", type=int, metavar="K",
+                   help=f"gmm: number of mixture components (default: {DEFAULT_COMPONENTS})")
+    p.add_argument("--label", metavar="K",
+                   help="cvae: the class to draw (id or name), several as K,K, or all for a row per "
+                   "class with -n samples each")
+    p.add_argument("--condition", metavar="COL=V[,...]",
+                   help="cvae on condition columns: the value of every condition column")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    device_arg(p)
+
+    p = run_cmd("reconstruct", "encode and decode data; originals above reconstructions",
+                cmd_reconstruct)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", default="test", choices=("train", "test", "all"),
+                   help="which rows (default: test)")
+    p.add_argument("-n", type=int, default=30, help="how many rows, 0 = all (default: 30)")
+    p.add_argument("--out", required=True, help=out_help)
+    device_arg(p)
+
+    p = run_cmd("encode", "write the codes (posterior means) of data", cmd_encode)
+    add_data_args(p, default="the run's training data")
+    p.add_argument("--split", default="all", choices=("train", "test", "all"),
+                   help="which rows; 'all' keeps a file's row order (default: all)")
+    p.add_argument("--out", required=True, help="FILE.npy or FILE.csv (columns z0.., label)")
+    device_arg(p)
+
+    p = run_cmd("decode", "decode latent codes into data", cmd_decode)
+    p.add_argument("--latents", required=True, help="FILE.npy (N, Z) or .csv with z0.. columns")
+    p.add_argument("--label", metavar="K", help="cvae: the class to decode every code as (id or name)")
+    p.add_argument("--condition", metavar="COL=V[,...]",
+                   help="cvae on condition columns: the value of every condition column")
+    p.add_argument("--out", required=True, help=out_help)
+    device_arg(p)
+
+    p = run_cmd("info", "show a run's config, size and last metrics", cmd_info)
+    p.add_argument("--json", action="store_true", help="print one JSON object")

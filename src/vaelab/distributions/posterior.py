@@ -1,0 +1,58 @@
+"""The posterior q(z|x) and the prior: a diagonal Gaussian and the standard normal.
+
+Every ``log_prob`` is in nats, summed over the latent dimensions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from vaelab.distributions.base import LOG_2PI
+
+
+class DiagonalGaussian:
+    """q(z|x) = N(mean, diag(exp(logvar))).
+
+    Parameters
+    ----------
+    mean, logvar : (B, Z) tensors.
+
+    Examples
+    --------
+    >>> q = DiagonalGaussian(torch.zeros(2, 3), torch.zeros(2, 3))
+    >>> q.kl().shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, mean: Tensor, logvar: Tensor) -> None:
+        self.mean = mean
+        self.logvar = logvar
+
+    @property
+    def std(self) -> Tensor:
+        return torch.exp(0.5 * self.logvar)
+
+    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+        """Reparameterized draw z = mean + std * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4),
+        so gradients flow to mean and logvar. Shape (B, Z)."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                          dtype=self.mean.dtype)
+        return self.mean + self.std * eps
+
+    def kl(self) -> Tensor:
+        """KL(q || N(0, I)) per latent dimension, shape (B, Z), in nats.
+
+        Closed form for two Gaussians (Kingma & Welling 2014, App. B):
+        0.5 * (mean^2 + var - 1 - log var).
+        """
+        return 0.5 * (self.mean.square() + self.logvar.exp() - 1.0 - self.logvar)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """log q(z|x) summed over latent dimensions; ``z`` is (B, Z) or (K, B, Z)."""
+        return -0.5 * (LOG_2PI + self.logvar + (z - self.mean).square() / self.logvar.exp()).sum(-1)
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I) summed over the last dimension."""
+    return -0.5 * (LOG_2PI + z.square()).sum(-1)

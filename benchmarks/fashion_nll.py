@@ -3,7 +3,7 @@
 The setup of the published table (Exemplar VAE, Norouzi et al. 2020, Table 2; 5000 importance
 samples): dynamically binarized Fashion-MNIST, 60,000 training and 10,000 test images, test NLL in
 nats estimated with the importance-weighted bound of Burda et al. 2016. The test images are
-binarized once with a fixed seed (``vaelab.metrics.prepared``).
+binarized once with a fixed seed (``vaelab.evaluation.metrics.prepared``).
 
 Each configuration is trained into ``RUNS/fashion-NAME`` (a finished run is reused, a partial one
 resumed), then evaluated; the figures go to stdout and to ``RUNS/fashion-NAME/benchmark.json``.

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab import plots_latent
+from vaelab import plots
 
 MODELS = {  # panel title -> model settings
     "AE (reconstruction only)": {"model": "ae"},
@@ -59,7 +59,7 @@ def main() -> None:
         print(f"{title}: reconstruction {last['train_rec']:.1f} nats, KL {last['train_kl']:.2f} "
               "nats per digit")
         panels[title] = points(model, data.x_test)
-    fig = plots_latent.latent_comparison(
+    fig = plots.latent_comparison(
         panels, labels=data.y_test, class_names=data.info.classes,
         title=f"2-D latent spaces of {len(data.x_test)} test digits: codes (AE), one posterior "
         "sample per digit (VAEs)")

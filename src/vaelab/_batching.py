@@ -1,105 +1,75 @@
-"""Batched, checked inference over arrays: the plumbing shared by the latent-space toolkit,
-the post-hoc samplers and the metrics.
+"""Rows in, a batch at a time: the one loop over large inputs at inference.
 
-Inputs are (N, *input_shape) numpy arrays or tensors in the data's own units; they are checked
-once, then embedded or decoded ``batch_size`` rows at a time on the model's device.
+Inputs are (N, ...) numpy arrays or tensors in the data's own units, with optional labels or
+conditions y (N, ...). :func:`batches` yields them ``batch_size`` rows at a time as tensors on a
+device; :func:`map_batches` applies a function to every batch under ``torch.no_grad`` and joins
+the results. Nothing here knows about models: callers pass ``model.embed``, a decoder's mean, a
+classifier, ...
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vaelab.models import Autoencoder
-
+from vaelab._checks import check_int
 
 Array = np.ndarray | Tensor
+
+#: rows per forward pass at inference: large enough for fast matrix products on a CPU, small enough
+#: that the activations of a conv network on 28x28 images stay in the tens of MB
 BATCH = 1024
 
 
-# -- validation and batching -------------------------------------------------------------------
+def as_tensor(x: Array, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Tensor:
+    """``x`` as a tensor of ``dtype`` on ``device``; a numpy view (e.g. ``x[::-1]``) is copied once."""
+    if not isinstance(x, Tensor):
+        x = np.ascontiguousarray(x)
+    return torch.as_tensor(x, dtype=dtype, device=device)
 
 
-def check_int(value: object, name: str, low: int, high: int | None = None, what: str = "") -> None:
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-    if not ok or (high is not None and value > high):
-        allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-        raise ValueError(f"{name}={value!r} is not allowed; it must be {allowed}{what}")
+def labels_tensor(y: Array | None, device: torch.device | str) -> Tensor | None:
+    """Labels (N,) or conditions (N, A) as a tensor on ``device``, keeping their dtype."""
+    if y is None:
+        return None
+    return torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=device)
 
 
-def check_temperature(temperature: float) -> None:
-    if not (isinstance(temperature, int | float) and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature={temperature!r} is not allowed; it must be a finite number > 0")
+def batches(x: Array, y: Array | None = None, *, device: torch.device | str = "cpu",
+            batch_size: int = BATCH, dtype: torch.dtype = torch.float32
+            ) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """``(xb, yb)`` for consecutive slices of ``batch_size`` rows of ``x`` (N, ...) and ``y``
+    (N, ...) or None: ``xb`` as ``dtype`` on ``device``, ``yb`` with its own dtype (None without y).
 
-
-def rows(model: Autoencoder, x: Array, name: str) -> Array:
-    """``x`` as an (N, *input_shape) array or tensor; any other shape is an error."""
-    x = x if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
-    shape = tuple(model.config.input_shape)
-    if tuple(x.shape[1:]) != shape:
-        raise ValueError(f"{name} has shape {tuple(x.shape)}; allowed: (N, {', '.join(map(str, shape))}), "
-                         "rows shaped like the model's input")
-    return x
-
-
-def one_input(model: Autoencoder, x: Array, name: str, also: str = "") -> Tensor:
-    """One input given as (*shape) or (1, *shape) -> (1, *shape) tensor."""
-    x, shape = as_tensor(x, model.device), tuple(model.config.input_shape)
-    if tuple(x.shape) not in (shape, (1, *shape)):
-        raise ValueError(f"{name} has shape {tuple(x.shape)}; allowed: one input of shape {shape} "
-                         f"or {(1, *shape)}{also}")
-    return x.reshape(1, *shape)
-
-
-def as_tensor(x: Array, device: torch.device) -> Tensor:
-    x = x if isinstance(x, Tensor) else np.asarray(x)
-    return torch.as_tensor(x, dtype=torch.float32, device=device)
-
-
-def embed_batched(model: Autoencoder, x: Array, y: Array | None = None, batch_size: int = BATCH) -> Tensor:
-    """Codes of checked rows ``x`` (N, *shape), ``batch_size`` rows at a time: (N, Z) on the device."""
+    >>> [xb.shape[0] for xb, _ in batches(np.zeros((5, 2)), batch_size=2)]
+    [2, 2, 1]
+    """
     check_int(batch_size, "batch_size", 1)
-    y = None if y is None else torch.as_tensor(y, device=model.device)
-    parts = [model.embed(as_tensor(x[i:i + batch_size], model.device),
-                         None if y is None else y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    return torch.cat(parts) if parts else torch.empty(0, model.config.latent_dim, device=model.device)
-
-
-def decode_batched(model: Autoencoder, z: Tensor, y: Tensor | None = None, batch_size: int = BATCH) -> Tensor:
-    """Means of p(x|z) for codes ``z`` (N, Z), in data units: (N, *shape)."""
-    z = z.to(model.device, torch.float32)
-    return torch.cat([model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size]).mean
-                      for i in range(0, len(z), batch_size)])
-
-
-def draw_batched(model: Autoencoder, z: Tensor, y: Tensor | None, token_temperature: float,
-                 generator: torch.Generator | None, batch_size: int = BATCH) -> Tensor:
-    """Draws from p(x|z) for codes ``z`` (N, Z) of a token model, each token sampled from the
-    softmax at ``token_temperature`` (0: greedy): (N, *shape)."""
-    z = z.to(model.device, torch.float32)
-    parts = [model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
-             .sample(generator, temperature=token_temperature) for i in range(0, len(z), batch_size)]
-    return torch.cat(parts)
-
-
-def randn(n: int, d: int, generator: torch.Generator | None, dtype: torch.dtype) -> Tensor:
-    device = generator.device if generator is not None else torch.device("cpu")
-    return torch.randn(n, d, generator=generator, device=device, dtype=dtype)
-
-
-# -- codes and sampling ------------------------------------------------------------------------
+    y_t = labels_tensor(y, device)
+    for i in range(0, len(x), batch_size):
+        yield as_tensor(x[i:i + batch_size], device, dtype), None if y_t is None else y_t[i:i + batch_size]
 
 
 @torch.no_grad()
-def codes(model: Autoencoder, x: Array, y: Array | None = None, batch_size: int = BATCH) -> np.ndarray:
-    """Codes ``model.embed(x)`` of inputs ``x`` (N, *shape) with labels ``y`` (N,) or None, computed
-    ``batch_size`` rows at a time: float32 (N, Z).
+def map_batches(fn: Callable[..., Tensor], x: Array, y: Array | None = None, *,
+                device: torch.device | str = "cpu", batch_size: int = BATCH,
+                dtype: torch.dtype = torch.float32, empty: tuple[int, ...] | None = None) -> Tensor:
+    """``fn(xb)`` (or ``fn(xb, yb)`` when ``y`` is given) for every batch of :func:`batches`, joined
+    along the first axis, under ``torch.no_grad``. The result stays on ``fn``'s device.
 
-    >>> codes(model, data.x_train).shape
-    (1437, 8)
+    ``empty`` is the per-row shape of the result for ``x`` with no rows (there is no batch to
+    learn it from); without it an empty ``x`` is an error.
+
+    >>> map_batches(lambda xb: xb * 2, np.ones((3, 2)), batch_size=2).shape
+    torch.Size([3, 2])
     """
-    return embed_batched(model, rows(model, x, "x"), y, batch_size).cpu().numpy()
-
+    parts = [fn(xb) if y is None else fn(xb, yb)
+             for xb, yb in batches(x, y, device=device, batch_size=batch_size, dtype=dtype)]
+    if parts:
+        return torch.cat(parts)
+    if empty is None:
+        raise ValueError("x has 0 rows; it needs at least 1")
+    return torch.empty(0, *empty, device=device)

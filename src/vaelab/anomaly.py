@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from vaelab.evaluation import metrics
-from vaelab._batching import check_int
+from vaelab._checks import check_int
 from vaelab.models import Autoencoder
 
 SCORES = ("elbo", "nll", "reconstruction")

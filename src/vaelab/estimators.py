@@ -32,12 +32,11 @@ from vaelab.config import TrainConfig
 from vaelab.data import DataInfo, Dataset
 from vaelab.models import build_model
 from vaelab.training import fit
-from vaelab._batching import check_int
+from vaelab._checks import check_int
+from vaelab.latent.codes import decode_all, embed_all
 
 __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 
-#: rows per forward pass at inference
-BATCH = 1024
 #: values of the estimators' ``scaling`` parameter
 SCALINGS = ("column", "shared")
 #: ``epochs="auto"`` trains for about this many optimizer steps ...
@@ -141,20 +140,11 @@ class _TableModel(BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return np.array(X, dtype=np.float64), X.dtype
 
-    def _batches(self, x: np.ndarray):
-        for i in range(0, len(x), BATCH):
-            yield torch.tensor(x[i:i + BATCH], dtype=torch.float64, device=self.model_.device)
-
-    @torch.no_grad()
     def _codes(self, x: np.ndarray) -> np.ndarray:
-        parts = [self.model_.embed(xb).cpu() for xb in self._batches(x)]
-        return torch.cat(parts).numpy()
+        return embed_all(self.model_, x).cpu().numpy()
 
-    @torch.no_grad()
     def _decoded(self, z: np.ndarray) -> np.ndarray:
-        zt = torch.tensor(z, dtype=torch.float64, device=self.model_.device)
-        parts = [self.model_.decode(zt[i:i + BATCH]).mean.cpu() for i in range(0, len(zt), BATCH)]
-        return torch.cat(parts).numpy()
+        return decode_all(self.model_, z).cpu().numpy()
 
     def _scores(self, x: np.ndarray, score: str) -> np.ndarray:
         """Anomaly scores (:func:`vaelab.anomaly.scores`, higher = more abnormal) of float64 rows

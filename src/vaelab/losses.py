@@ -14,6 +14,61 @@ import torch
 from torch import Tensor
 
 from vaelab.config import TrainConfig
+from vaelab.distributions import DiagonalGaussian, standard_normal_log_prob
+
+
+@dataclass(frozen=True)
+class ElboTerms:
+    """The terms of the ELBO of a batch, per example, from S codes z_s ~ q(z|x) each.
+
+    q : the posterior q(z|x) of the B examples; z : (S, B, Z) the codes; log_px_z : (S, B) log p(x|z_s).
+
+    With p(z) = N(0, I): ``rec`` (B,) = -1/S sum_s log p(x|z_s) and ``kl`` (B,) the closed-form
+    KL(q || p) (Kingma & Welling 2014, eq. 3 and App. B), so -ELBO = rec + kl; ``log_weights``
+    (S, B) = log p(x|z_s) + log p(z_s) - log q(z_s|x), the importance weights of the IWAE bound
+    (Burda et al. 2016, eq. 8; :func:`iwae_bound`). Properties are computed when read, so training
+    pays only for the terms it uses.
+    """
+
+    q: DiagonalGaussian
+    z: Tensor
+    log_px_z: Tensor
+
+    @property
+    def rec(self) -> Tensor:
+        return -self.log_px_z.mean(0)
+
+    @property
+    def kl_per_dim(self) -> Tensor:
+        """(B, Z) KL of each latent dimension."""
+        return self.q.kl()
+
+    @property
+    def kl(self) -> Tensor:
+        return self.kl_per_dim.sum(-1)
+
+    @property
+    def neg_elbo(self) -> Tensor:
+        return self.rec + self.kl
+
+    @property
+    def log_weights(self) -> Tensor:
+        return self.log_px_z + standard_normal_log_prob(self.z) - self.q.log_prob(self.z)
+
+
+def elbo_terms(q: DiagonalGaussian, z: Tensor, log_px_z: Tensor) -> ElboTerms:
+    """The ELBO's terms for codes ``z`` (S, B, Z) drawn from ``q`` and their log-likelihoods
+    ``log_px_z`` (S, B) (``model.log_prob_at(z, x)``): the one place the VAE's loss, the metrics and
+    the anomaly scores take them from.
+
+    >>> q = DiagonalGaussian(torch.zeros(2, 3), torch.zeros(2, 3))
+    >>> elbo_terms(q, q.sample(n=4), torch.zeros(4, 2)).kl
+    tensor([0., 0.])
+    """
+    if z.ndim != 3 or log_px_z.shape != z.shape[:2]:
+        raise ValueError(f"z has shape {tuple(z.shape)} and log_px_z {tuple(log_px_z.shape)}; allowed: "
+                         "(S, B, Z) and (S, B)")
+    return ElboTerms(q, z, log_px_z)
 
 
 def free_bits(kl_per_dim: Tensor, nats: float) -> Tensor:

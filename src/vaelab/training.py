@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vaelab import run as checkpoint
+from vaelab._batching import BATCH, batches
 from vaelab.config import DataConfig, TrainConfig
 from vaelab.losses import KLSchedule
 from vaelab.models import Autoencoder
@@ -82,7 +83,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig,
 
 @torch.no_grad()
 def mean_losses(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None = None,
-                batch_size: int = 1024, seed: int = 0) -> dict[str, float]:
+                batch_size: int = BATCH, seed: int = 0) -> dict[str, float]:
     """Average ``loss``, ``rec`` and ``kl`` over ``x`` in evaluation mode (KL weight 1).
 
     The random draws use a fixed ``seed`` inside a forked RNG, so the numbers are repeatable and
@@ -94,9 +95,7 @@ def mean_losses(model: Autoencoder, x: torch.Tensor, y: torch.Tensor | None = No
     sums = torch.zeros(3, device=x.device, dtype=torch.float64)
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            yb = None if y is None else y[i:i + batch_size]
+        for xb, yb in batches(x, y, device=x.device, batch_size=batch_size, dtype=x.dtype):
             out = model.loss(xb, yb)
             sums += torch.stack([out.total, out.rec, out.kl]).double() * len(xb)
     model.train(was_training)

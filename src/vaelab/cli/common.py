@@ -138,18 +138,6 @@ def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
                          f"the model was trained on {tuple(model.config.input_shape)}")
 
 
-@torch.no_grad()
-def batched(fn: Any, x: np.ndarray, device: torch.device, batch_size: int = 1024,
-            y: np.ndarray | None = None) -> np.ndarray:
-    """``fn(x)`` (or ``fn(x, y)`` with labels or conditions ``y``) ``batch_size`` rows at a time."""
-    def rows(a: np.ndarray, i: int) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a[i:i + batch_size])).to(device)
-
-    out = [(fn(rows(x, i)) if y is None else fn(rows(x, i), rows(y, i))).cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy()
-
-
 def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, dict[str, Any], torch.device]:
     """The model of ``args.run`` on ``args.device``, its config.json, and the device."""
     device = vaelab.resolve_device(args.device)

@@ -14,8 +14,9 @@ import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
 from vaelab.config import parse_noise
-from vaelab.cli.common import (add_data_args, add_run_command, batched, class_id, device_arg, load_data,
-                               open_run, run_data)
+from vaelab.cli.common import (add_data_args, add_run_command, class_id, device_arg, load_data, open_run,
+                               run_data)
+from vaelab.latent.codes import reconstruct_all
 
 ALL = "all"
 
@@ -191,7 +192,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                              f"{x.shape}; give the same rows without noise")
     if model.conditional and y is None:
         raise ValueError(f"{args.run} is conditional; its data need labels or condition columns")
-    denoised = batched(model.reconstruct, x, device, y=y if model.conditional else None)
+    denoised = reconstruct_all(model, x, y if model.conditional else None).cpu().numpy()
     info = model.data_info
     if path.suffix.lower() == ".png":
         if info.get("kind") != "image":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import numpy as np
 import torch
 
 import vaelab
@@ -14,7 +13,7 @@ from vaelab import export as outputs
 from vaelab import latent, plots
 from vaelab import run as checkpoint
 from vaelab.cli.common import add_output_command, open_run, run_data
-from vaelab._batching import decode_batched
+from vaelab.latent.codes import decode_all
 
 
 def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
@@ -32,7 +31,7 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
         raise ValueError(f"--n {args.n}: the grid needs at least 2 codes per side")
     grid = plots.normal_grid(args.n)  # (n*n, 2)
     with torch.no_grad():
-        images = decode_batched(model, torch.from_numpy(grid.astype(np.float32))).cpu().numpy()
+        images = decode_all(model, grid).cpu().numpy()
     return plots.manifold_grid(images, tuple(model.data_info["value_range"]), grid,
                                title=f"decoded {args.n}x{args.n} grid of the prior")
 

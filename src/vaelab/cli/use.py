@@ -16,9 +16,9 @@ from vaelab import export as outputs
 from vaelab import latent, noise, plots
 from vaelab import run as checkpoint
 from vaelab.cli import conditional as cli_conditional
-from vaelab.cli.common import (add_data_args, add_run_command, batched, check_shape, device_arg, load_data,
+from vaelab.cli.common import (add_data_args, add_run_command, check_shape, device_arg, load_data,
                                open_run, run_data)
-from vaelab._batching import decode_batched
+from vaelab.latent.codes import decode_all, reconstruct_all
 from vaelab.latent.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
 
 DEFAULT_COMPONENTS = 10
@@ -118,7 +118,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     x, y = data.split(args.split)
     x = x[: args.n] if args.n else x
     y = None if y is None or not model.conditional else y[: len(x)]
-    recon = batched(model.reconstruct, x, device, y=y)
+    recon = reconstruct_all(model, x, y).cpu().numpy()
     info = model.data_info
     if path.suffix.lower() == ".png" and info.get("kind") == "image":
         outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
@@ -153,9 +153,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     z = outputs.read_codes(args.latents, model.config.latent_dim)
     args.n = len(z)
     conditions, _ = cli_conditional.sample_conditions(args, model, many=False)
-    y = None if conditions[0] is None else torch.as_tensor(conditions[0], device=model.device)
-    with torch.no_grad():
-        x = decode_batched(model, torch.from_numpy(z), y).cpu().numpy()
+    x = decode_all(model, z, conditions[0]).cpu().numpy()
     outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
     print(f"decoded {len(z)} codes to {path}")
     return 0

@@ -6,7 +6,7 @@ Importing this package registers the likelihoods (bernoulli, gaussian, categoric
 
 from vaelab.distributions.base import LOG_2PI, Likelihood
 from vaelab.distributions.likelihoods import Bernoulli, Gaussian
-from vaelab.distributions.posterior import DiagonalGaussian, standard_normal_log_prob
+from vaelab.distributions.posterior import DiagonalGaussian, standard_normal, standard_normal_log_prob
 from vaelab.distributions.table import MixedTable
 from vaelab.distributions.tokens import (
     Categorical, Generated, IndependentLogits, TokenDecoding, check_token_temperature, choose_tokens,
@@ -14,4 +14,4 @@ from vaelab.distributions.tokens import (
 
 __all__ = ["LOG_2PI", "Bernoulli", "Categorical", "DiagonalGaussian", "Gaussian", "Generated",
            "IndependentLogits", "Likelihood", "MixedTable", "TokenDecoding", "check_token_temperature",
-           "choose_tokens", "standard_normal_log_prob"]
+           "choose_tokens", "standard_normal", "standard_normal_log_prob"]

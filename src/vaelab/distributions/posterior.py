@@ -33,11 +33,16 @@ class DiagonalGaussian:
     def std(self) -> Tensor:
         return torch.exp(0.5 * self.logvar)
 
-    def sample(self, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, generator: torch.Generator | None = None, n: int | None = None) -> Tensor:
         """Reparameterized draw z = mean + std * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4),
-        so gradients flow to mean and logvar. Shape (B, Z)."""
-        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
-                          dtype=self.mean.dtype)
+        so gradients flow to mean and logvar. Shape (B, Z), or (n, B, Z) for ``n`` draws each."""
+        shape = self.mean.shape if n is None else (n, *self.mean.shape)
+        eps = torch.randn(shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.reparameterize(eps)
+
+    def reparameterize(self, eps: Tensor) -> Tensor:
+        """z = mean + std * eps for standard normal draws ``eps`` (B, Z) or (S, B, Z) (or (S, 1, Z),
+        the same draws for every example)."""
         return self.mean + self.std * eps
 
     def kl(self) -> Tensor:
@@ -56,3 +61,10 @@ class DiagonalGaussian:
 def standard_normal_log_prob(z: Tensor) -> Tensor:
     """log N(z; 0, I) summed over the last dimension."""
     return -0.5 * (LOG_2PI + z.square()).sum(-1)
+
+
+def standard_normal(n: int, d: int, generator: torch.Generator | None, dtype: torch.dtype) -> Tensor:
+    """``n`` draws (n, d) of N(0, I) on the generator's device (the CPU without one), so that a
+    seeded draw is the same whatever device the model is on."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randn(n, d, generator=generator, device=device, dtype=dtype)

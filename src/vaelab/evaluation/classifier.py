@@ -29,7 +29,8 @@ from torch import Tensor, nn
 from vaelab._version import __version__
 from vaelab.run import atomic_path
 from vaelab.data import Dataset, DataInfo
-from vaelab._batching import check_int
+from vaelab._batching import BATCH, map_batches
+from vaelab._checks import check_int, shape_error
 
 FEATURE_DIM = 128
 FORMAT = "vaelab.FeatureClassifier"
@@ -122,13 +123,9 @@ def default_epochs(n: int) -> int:
     return min(50, max(5, math.ceil(20_000 / n)))
 
 
-@torch.no_grad()
-def _accuracy(clf: FeatureClassifier, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        logits = clf(torch.as_tensor(x[i:i + batch_size], device=clf.device))
-        correct += int((logits.argmax(1).cpu() == torch.as_tensor(y[i:i + batch_size])).sum())
-    return correct / len(x)
+def _accuracy(clf: FeatureClassifier, x: np.ndarray, y: np.ndarray) -> float:
+    predicted = map_batches(lambda xb: clf(xb).argmax(1).cpu(), x, device=clf.device)
+    return int((predicted == torch.as_tensor(y)).sum()) / len(x)
 
 
 def train_classifier(data: Dataset, *, epochs: int | None = None, seed: int = 0,
@@ -276,8 +273,7 @@ def feature_classifier(data: Dataset, cache_dir: str | os.PathLike[str] | None =
     return clf, False
 
 
-@torch.no_grad()
-def features(clf: FeatureClassifier, x: np.ndarray | Tensor, batch_size: int = 1024) -> np.ndarray:
+def features(clf: FeatureClassifier, x: np.ndarray | Tensor, batch_size: int = BATCH) -> np.ndarray:
     """Features of inputs ``x`` (N, *info.shape), in data units: float64 (N, feature_dim), computed
     ``batch_size`` rows at a time on the classifier's device.
 
@@ -286,9 +282,7 @@ def features(clf: FeatureClassifier, x: np.ndarray | Tensor, batch_size: int = 1
     """
     shape = clf.info.shape
     if tuple(x.shape[1:]) != shape or x.ndim != len(shape) + 1:
-        raise ValueError(f"x has shape {tuple(x.shape)}; allowed: (N, {', '.join(map(str, shape))}), rows "
-                         f"shaped like the data {clf.info.name!r}")
-    check_int(batch_size, "batch_size", 1)
-    out = [clf.features(torch.as_tensor(x[i:i + batch_size], dtype=torch.float32, device=clf.device))
-           .cpu().double() for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, clf.meta["feature_dim"]))
+        raise shape_error("x", x.shape, f"(N, {', '.join(map(str, shape))}), rows shaped like the data "
+                          f"{clf.info.name!r}")
+    return map_batches(lambda xb: clf.features(xb).cpu().double(), x, device=clf.device,
+                       batch_size=batch_size, empty=(clf.meta["feature_dim"],)).numpy()

@@ -22,7 +22,9 @@ from vaelab import latent
 from vaelab.evaluation import fidelity, metrics
 from vaelab.evaluation.classifier import FeatureClassifier, features
 from vaelab.data import Dataset
-from vaelab._batching import BATCH, check_int, decode_batched, embed_batched
+from vaelab._batching import map_batches
+from vaelab._checks import check_int
+from vaelab.latent.codes import decode_all, embed_all
 from vaelab.models import Autoencoder
 from vaelab.latent.samplers import GMMSampler
 
@@ -191,7 +193,7 @@ def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, cond: np.ndarray
         return out
     real = features(classifier, x)
     y = None if cond is None else torch.as_tensor(cond, device=model.device)
-    recon = decode_batched(model, embed_batched(model, x, y), y).cpu()
+    recon = decode_all(model, embed_all(model, x, y), y).cpu()
     out["fd_recon"] = fidelity.frechet_distance(features(classifier, recon), real)
     rng = np.random.default_rng(seed)
     train = data.x_train[np.sort(rng.choice(len(data.x_train), min(n, len(data.x_train)), replace=False))]
@@ -201,11 +203,11 @@ def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, cond: np.ndarray
                      "score its samples")
         return out
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    samples = latent.sample(model, n, generator=generator, sampler=sampler, y=y, batch_size=BATCH).cpu()
+    samples = latent.sample(model, n, generator=generator, sampler=sampler, y=y).cpu()
     fake = features(classifier, samples)
     out["fd_samples"] = fidelity.frechet_distance(fake, real)
     if model.conditional and model.config.condition == "label":
-        predicted = torch.cat([classifier(samples[i:i + BATCH]).argmax(1) for i in range(0, n, BATCH)])
+        predicted = map_batches(lambda xb: classifier(xb).argmax(1).cpu(), samples, device=classifier.device)
         out["label_accuracy"] = float((predicted == torch.as_tensor(cond)).float().mean())
     if n > PR_NEIGHBOURS:
         out["precision"], out["recall"] = fidelity.precision_recall(real, fake, k=PR_NEIGHBOURS)

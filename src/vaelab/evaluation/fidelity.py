@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaelab._batching import check_int
+from vaelab._batching import BATCH
+from vaelab._checks import check_int
 
 
 def _feature_rows(x: np.ndarray, name: str, min_rows: int = 2) -> np.ndarray:
@@ -96,7 +97,7 @@ def _coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, 
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3,
-                     batch_size: int = 1024) -> tuple[float, float]:
+                     batch_size: int = BATCH) -> tuple[float, float]:
     """Improved precision and recall of ``fake`` (M, F) against ``real`` (N, F) feature vectors
     (Kynkäänniemi et al. 2019, eqs. 1-2).
 

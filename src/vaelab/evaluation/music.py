@@ -24,7 +24,8 @@ import torch
 
 from vaelab.music import harmony, melody
 from vaelab.data import Dataset
-from vaelab._batching import BATCH, as_tensor, decode_batched, embed_batched
+from vaelab._batching import map_batches
+from vaelab.latent.codes import decode_all, embed_all
 from vaelab.models import Autoencoder
 
 
@@ -42,7 +43,7 @@ def sequence_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int,
     for name, baseline in (("unigram", melody.UnigramBaseline()), ("repeat", melody.RepeatBaseline())):
         score = baseline.fit(data.x_train, n_tokens).score(x)
         baselines[name] = {"nll_per_step": score.nll_per_step, "accuracy": score.accuracy}
-    recon = decode_batched(model, embed_batched(model, x)).cpu().numpy()  # greedy, from the codes
+    recon = decode_all(model, embed_all(model, x)).cpu().numpy()  # greedy, from the codes
     return {
         "token_accuracy": melody.token_accuracy(recon, x),
         "nll_per_step": None if nll is None else nll / steps,
@@ -61,13 +62,8 @@ def harmony_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int) 
     def harmonize(soprano: torch.Tensor) -> torch.Tensor:
         return model.harmonize(soprano, n_variations=1, temperature=0.0, generator=generator)[:, 0]
 
-    made = _batched(harmonize, np.ascontiguousarray(x[:, 0]), model.device)
+    made = map_batches(lambda s: harmonize(s).cpu(), x[:, 0], device=model.device).numpy()
     baseline = harmony.MostFrequentBaseline().fit(data.x_train, pitch_range).predict(x[:, 0])
     score = {name: asdict(harmony.score_harmony(h, x, pitch_range=pitch_range, steps_per_quarter=spq))
              for name, h in (("model", made), ("baseline", baseline), ("bach", x))}
     return {name: {k: float(v) for k, v in s.items()} for name, s in score.items()}
-
-
-@torch.no_grad()
-def _batched(fn: Any, x: np.ndarray, device: torch.device) -> np.ndarray:
-    return torch.cat([fn(as_tensor(x[i:i + BATCH], device)).cpu() for i in range(0, len(x), BATCH)]).numpy()

@@ -10,14 +10,14 @@ reproducible and independent of the model's device. Big inputs are embedded and 
 >>> frames, z = latent.interpolate(model, data.x_test[0], data.x_test[1], steps=8)
 """
 
-from vaelab._batching import codes
-from vaelab.evaluation.metrics import active_units, kl_per_dimension
+from vaelab.latent.codes import codes
 from vaelab.latent.attributes import apply_vector, attribute_vector, label_attribute, restyle
 from vaelab.latent.interpolation import Interpolation, interpolate, lerp, slerp
 from vaelab.latent.neighbours import Neighbours, nearest_training_examples
 from vaelab.latent.samplers import GMMSampler, fit_gmm
 from vaelab.latent.sampling import sample
 from vaelab.latent.traversal import Traversal, traverse
+from vaelab.latent.usage import active_units, kl_per_dimension
 
 __all__ = [
     "GMMSampler", "Interpolation", "Neighbours", "Traversal", "active_units", "apply_vector",

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaelab._batching import (
-    BATCH, Array, as_tensor, decode_batched, embed_batched, rows,
-)
+from vaelab._batching import BATCH, Array, as_tensor
+from vaelab._checks import check_rows
+from vaelab.latent.codes import decode_all, embed_all
 from vaelab.models import Autoencoder
 
 
@@ -40,8 +40,8 @@ def restyle(model: Autoencoder, x: Array, y: Array, labels: Sequence[int],
     labels = list(labels)
     if not labels:
         raise ValueError("labels is empty; give at least one label to decode with")
-    z = embed_batched(model, rows(model, x, "x"), np.asarray(y), batch_size)  # (N, Z)
-    out = [decode_batched(model, z, torch.full((len(z),), int(k), device=model.device), batch_size)
+    z = embed_all(model, check_rows(x, model.config.input_shape, "x"), np.asarray(y), batch_size)  # (N, Z)
+    out = [decode_all(model, z, torch.full((len(z),), int(k), device=model.device), batch_size)
            for k in labels]
     return torch.stack(out, dim=1)  # (N, L, *shape)
 
@@ -59,10 +59,10 @@ def attribute_vector(model: Autoencoder, with_attr: Array, without_attr: Array,
     """
     means = []
     for x, name in ((with_attr, "with_attr"), (without_attr, "without_attr")):
-        x = rows(model, x, name)
+        x = check_rows(x, model.config.input_shape, name)
         if len(x) == 0:
             raise ValueError(f"{name} has 0 rows; it needs at least 1 to average codes over")
-        means.append(embed_batched(model, x, batch_size=batch_size).cpu().double().mean(0))
+        means.append(embed_all(model, x, batch_size=batch_size).cpu().double().mean(0))
     return (means[0] - means[1]).float().to(model.device)
 
 
@@ -73,7 +73,7 @@ def label_attribute(model: Autoencoder, x: Array, y: Array, label: int, versus: 
 
     >>> one_to_seven = label_attribute(model, data.x_train, data.y_train, label=7, versus=1)
     """
-    x = rows(model, x, "x")
+    x = check_rows(x, model.config.input_shape, "x")
     y = np.asarray(y.cpu() if isinstance(y, Tensor) else y)
     if y.shape != (len(x),):
         raise ValueError(f"y has shape {y.shape}; allowed: ({len(x)},), one label per row of x")
@@ -97,13 +97,13 @@ def apply_vector(model: Autoencoder, x: Array, v: Array, strengths: Sequence[flo
     >>> apply_vector(model, data.x_test[:4], one_to_seven, strengths=(0, 1, 2)).shape
     torch.Size([4, 3, 1, 8, 8])
     """
-    x, v = rows(model, x, "x"), as_tensor(v, model.device)
+    x, v = check_rows(x, model.config.input_shape, "x"), as_tensor(v, model.device)
     if v.shape != (model.config.latent_dim,):
         raise ValueError(f"v has shape {tuple(v.shape)}; allowed: ({model.config.latent_dim},), one "
                          "latent vector")
     s = as_tensor(list(strengths), model.device)
     if s.ndim != 1 or len(s) == 0:
         raise ValueError(f"strengths={strengths!r} is not allowed; give a non-empty list of numbers")
-    z = embed_batched(model, x, batch_size=batch_size)[:, None, :] + s[None, :, None] * v  # (N, S, Z)
-    out = decode_batched(model, z.reshape(-1, z.shape[-1]), batch_size=batch_size)  # (N * S, *shape)
+    z = embed_all(model, x, batch_size=batch_size)[:, None, :] + s[None, :, None] * v  # (N, S, Z)
+    out = decode_all(model, z.reshape(-1, z.shape[-1]), batch_size=batch_size)  # (N * S, *shape)
     return out.reshape(len(x), len(s), *out.shape[1:])

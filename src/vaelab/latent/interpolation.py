@@ -8,9 +8,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from vaelab._batching import (
-    Array, as_tensor, check_int, decode_batched, one_input,
-)
+from vaelab._batching import Array, as_tensor
+from vaelab._checks import check_int, check_one
+from vaelab.latent.codes import decode_all
 from vaelab.models import Autoencoder
 from vaelab.registry import lookup
 
@@ -73,7 +73,7 @@ def interpolate(model: Autoencoder, a: Array, b: Array, steps: int = 8, method: 
     za, zb = (_endpoint(model, e, y, name) for e, name in ((a, "a"), (b, "b")))
     z = path(za, zb, torch.linspace(0.0, 1.0, steps, dtype=torch.float64))  # (steps, Z)
     z[0], z[-1] = za, zb  # exact endpoints, whatever the path's rounding
-    return Interpolation(decode_batched(model, z, None if y is None else y.expand(steps, *y.shape[1:])), z)
+    return Interpolation(decode_all(model, z, None if y is None else y.expand(steps, *y.shape[1:])), z)
 
 
 def _endpoint(model: Autoencoder, e: Array, y: Tensor | None, name: str) -> Tensor:
@@ -81,4 +81,4 @@ def _endpoint(model: Autoencoder, e: Array, y: Tensor | None, name: str) -> Tens
     e, z_dim = as_tensor(e, model.device), model.config.latent_dim
     if e.shape == (z_dim,):
         return e
-    return model.embed(one_input(model, e, name, f", or a code of shape ({z_dim},)"), y)[0]
+    return model.embed(check_one(e, model.config.input_shape, name, f", or a code of shape ({z_dim},)"), y)[0]

@@ -7,9 +7,9 @@ from typing import NamedTuple
 import numpy as np
 from torch import Tensor
 
-from vaelab._batching import (
-    BATCH, Array, check_int, codes, rows,
-)
+from vaelab._batching import BATCH, Array
+from vaelab._checks import check_int, check_rows
+from vaelab.latent.codes import codes
 from vaelab.models import Autoencoder
 
 
@@ -31,7 +31,8 @@ def nearest_training_examples(model: Autoencoder, queries: Array, train_x: Array
 
     >>> idx, dist = nearest_training_examples(model, sample(model, 16), data.x_train, k=3)
     """
-    queries, train_x = rows(model, queries, "queries"), rows(model, train_x, "train_x")
+    queries = check_rows(queries, model.config.input_shape, "queries")
+    train_x = check_rows(train_x, model.config.input_shape, "train_x")
     if space not in SPACES:
         raise ValueError(f"space={space!r} is not allowed; choose from: {', '.join(SPACES)}")
     check_int(k, "k", 1, len(train_x), " (the number of rows of train_x)")

@@ -19,7 +19,10 @@ from torch import Tensor
 
 from vaelab._version import __version__
 from vaelab.run import WEIGHTS, atomic_path
-from vaelab._batching import BATCH, Array, check_int, check_temperature, embed_batched, randn, rows
+from vaelab._batching import BATCH, Array
+from vaelab._checks import check_int, check_rows, check_temperature
+from vaelab.distributions import standard_normal
+from vaelab.latent.codes import embed_all
 from vaelab.models import Autoencoder
 from vaelab.registry import lookup
 
@@ -76,7 +79,7 @@ class GMMSampler:
         (n, Z) float32 on the generator's device (CPU by default)."""
         check_int(n, "n", 1)
         check_temperature(temperature)
-        eps = randn(n, self.latent_dim, generator, torch.float64)  # (n, Z)
+        eps = standard_normal(n, self.latent_dim, generator, torch.float64)  # (n, Z)
         w, means, chol = (torch.tensor(a, device=eps.device) for a in (self.weights, self.means, self._chol))
         k = torch.multinomial(w, n, replacement=True, generator=generator)  # (n,) components
         z = means[k]
@@ -118,12 +121,12 @@ def fit_gmm(model: Autoencoder, x: Array, n_components: int = 10, covariance_typ
     >>> sample(ae, 16, sampler=gmm).shape                  # an AE can now generate
     torch.Size([16, 1, 8, 8])
     """
-    x = rows(model, x, "x")
+    x = check_rows(x, model.config.input_shape, "x")
     to_full = lookup(FULL_COVARIANCE, covariance_type, "covariance_type")
     check_int(n_components, "n_components", 1, len(x), " (the number of rows of x)")
     from sklearn.mixture import GaussianMixture  # imported here: slow to import, rarely needed
 
-    z = embed_batched(model, x, y, batch_size).cpu().double().numpy()  # (N, Z)
+    z = embed_all(model, x, y, batch_size).cpu().double().numpy()  # (N, Z)
     gm = GaussianMixture(n_components, covariance_type=covariance_type, random_state=seed).fit(z)
     return GMMSampler(gm.weights_, gm.means_, to_full(gm.covariances_, n_components, z.shape[1]))
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from vaelab._batching import (
-    BATCH, Array, check_int, check_temperature, decode_batched, draw_batched,
-    randn,
-)
+from vaelab._batching import BATCH, Array, labels_tensor
+from vaelab._checks import check_int, check_temperature
+from vaelab.distributions import standard_normal
+from vaelab.latent.codes import decode_all, draw_all
 from vaelab.models import Autoencoder
 from vaelab.distributions import check_token_temperature
 from vaelab.latent.samplers import GMMSampler
@@ -47,17 +46,17 @@ def sample(model: Autoencoder, n: int, temperature: float = 1.0, generator: torc
         if not model.generative:
             raise ValueError("an AE has no prior over its codes, so sampler='prior' is not allowed; "
                              "fit a GMM sampler with fit_gmm(model, x_train) and pass sampler=it")
-        z = temperature * randn(n, z_dim, generator, torch.float32)  # (n, Z)
+        z = temperature * standard_normal(n, z_dim, generator, torch.float32)  # (n, Z)
     else:
         raise ValueError(f"sampler={sampler!r} is not allowed; use 'prior' or a GMMSampler from fit_gmm")
     y_t = None
     if y is not None:
-        y_t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
+        y_t = labels_tensor(y, model.device)
         if len(y_t) != n:
             raise ValueError(f"y has {len(y_t)} rows; give one label or condition row per sample ({n})")
     if token_temperature is None:
-        return decode_batched(model, z, y_t, batch_size=batch_size)
+        return decode_all(model, z, y_t, batch_size=batch_size)
     if model.config.likelihood != "categorical":
         raise ValueError(f"token_temperature applies to token models (music); this model's likelihood is "
                          f"{model.config.likelihood!r}")
-    return draw_batched(model, z, y_t, check_token_temperature(token_temperature), generator, batch_size)
+    return draw_all(model, z, y_t, check_token_temperature(token_temperature), generator, batch_size)

@@ -9,12 +9,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vaelab._batching import (
-    BATCH, Array, as_tensor, check_int, decode_batched, embed_batched, one_input, rows,
-)
+from vaelab._batching import BATCH, Array, as_tensor, labels_tensor
+from vaelab._checks import check_int, check_one, check_rows
+from vaelab.latent.codes import decode_all
+from vaelab.latent.usage import usage
 from vaelab.models import Autoencoder
-from vaelab.distributions import DiagonalGaussian
-from vaelab.evaluation.metrics import kl_per_dimension
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,9 @@ def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, va
     z_dim = model.config.latent_dim
     y_t = None
     if y is not None:  # one example's label (1,) or conditions (1, A)
-        y_t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y, device=model.device)
+        y_t = labels_tensor(y, model.device)
         y_t = y_t.reshape(1, *y_t.shape[1:]) if y_t.ndim else y_t.reshape(1)
-    z0 = model.embed(one_input(model, x, "x"), y_t)[0]  # (Z,)
+    z0 = model.embed(check_one(as_tensor(x, model.device), model.config.input_shape, "x"), y_t)[0]  # (Z,)
     values = torch.linspace(-3.0, 3.0, 7) if values is None else as_tensor(values, torch.device("cpu"))
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"values has shape {tuple(values.shape)}; allowed: (V,) with V >= 1")
@@ -57,8 +56,9 @@ def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, va
         check_int(n_dims, "n_dims", 1)
         dims = list(range(min(n_dims, z_dim)))
         if reference is not None:
-            usage = _usage(model, reference, batch_size, reference_y)
-            dims = np.argsort(-usage, kind="stable")[:len(dims)]
+            reference = check_rows(reference, model.config.input_shape, "reference")
+            used = usage(model, reference, reference_y, batch_size)
+            dims = np.argsort(-used, kind="stable")[:len(dims)]
     dims = [int(d) for d in dims]
     if not dims or not all(0 <= d < z_dim for d in dims):
         raise ValueError(f"dims={dims} is not allowed; give at least one latent dimension in 0..{z_dim - 1}")
@@ -67,14 +67,5 @@ def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, va
         z[i, :, d] = values.to(z)
     n = len(dims) * len(values)
     y_all = None if y_t is None else y_t.expand(n, *y_t.shape[1:])
-    out = decode_batched(model, z.reshape(-1, z_dim), y_all, batch_size=batch_size)  # (D * V, *shape)
+    out = decode_all(model, z.reshape(-1, z_dim), y_all, batch_size=batch_size)  # (D * V, *shape)
     return Traversal(out.reshape(len(dims), len(values), *out.shape[1:]), dims, values, z)
-
-
-def _usage(model: Autoencoder, x: Array, batch_size: int, y: Array | None = None) -> np.ndarray:
-    """How much each latent dimension is used on ``x``: mean KL (VAE) or code variance (AE): (Z,)."""
-    x = rows(model, x, "reference")
-    y1 = None if y is None else torch.as_tensor(np.asarray(y[:1]), device=model.device)
-    if isinstance(model.encode(as_tensor(x[:1], model.device), y1), DiagonalGaussian):
-        return kl_per_dimension(model, x, batch_size, y=y)
-    return embed_batched(model, x, y, batch_size).cpu().double().var(0, unbiased=False).numpy()

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.config import AUTO, ModelConfig
-from vaelab.distributions import Likelihood
+from vaelab.distributions import DiagonalGaussian, Likelihood
 from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
 from vaelab.noise import corrupt
@@ -211,9 +211,31 @@ class Autoencoder(nn.Module, ABC):
                generator: torch.Generator | None = None) -> Tensor:
         """``n`` new examples in data units, (n, *shape)."""
 
+    def posterior(self, x: Tensor, y: Tensor | None = None, what: str = "posterior") -> DiagonalGaussian:
+        """q(z|x) for ``x`` (B, *shape); a model without one (``variational = False``) raises an error
+        saying that it has no ``what`` (e.g. "ELBO")."""
+        if not self.variational:
+            raise ValueError(f"{type(self).__name__} has no posterior q(z|x) (its encoder gives codes), "
+                             f"so it has no {what}; use a VAE")
+        return self.encode(x, y)
+
+    def log_prob_at(self, z: Tensor, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """log p(x|z_s, y) in nats for S codes per example: ``z`` (S, B, Z), ``x`` (B, *shape) -> (S, B).
+
+        The batch is repeated once per code, sample-major like ``z``, and decoded in one pass."""
+        s, b = z.shape[:2]
+        x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * b, *x.shape[1:])  # (S*B, *shape)
+        y_rep = None if y is None else y.unsqueeze(0).expand(s, *y.shape).reshape(s * b, *y.shape[1:])
+        return self.decode(z.reshape(s * b, -1), y_rep).log_prob(x_rep).reshape(s, b)
+
     @property
     def device(self) -> torch.device:
         return self.scaler.shift.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """float32, or float64 for a model made double (the estimators score in float64)."""
+        return self.scaler.shift.dtype
 
     # -- persistence ------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from vaelab.distributions import DiagonalGaussian
-from vaelab.losses import free_bits
+from vaelab.losses import elbo_terms, free_bits
 from vaelab.models.base import Autoencoder, Losses
 from vaelab.registry import MODELS, register
 
@@ -43,8 +43,10 @@ class VAE(Autoencoder):
     def loss(self, x: Tensor, y: Tensor | None = None, kl_weight: float = 1.0) -> Losses:
         x = self.prepare(x)
         q = self.encode(self.training_input(x), y)
-        rec = -self.decode(q.sample(), y).log_prob(x).mean()
-        kl_per_dim = q.kl().mean(dim=0)  # (Z,)
+        z = q.sample()[None]  # (1, B, Z): one reparameterized code per example
+        terms = elbo_terms(q, z, self.log_prob_at(z, x, y))
+        rec = terms.rec.mean()
+        kl_per_dim = terms.kl_per_dim.mean(dim=0)  # (Z,) batch averages, what free bits act on
         penalty = free_bits(kl_per_dim, self.config.free_bits)
         total = rec + (kl_weight * self.config.beta) * penalty
         return Losses(total=total, rec=rec, kl=kl_per_dim.sum())

@@ -24,7 +24,7 @@ import torch
 
 from vaelab.music import harmony
 from vaelab.data.tokens import Note, notes_to_tokens
-from vaelab._batching import check_int
+from vaelab._checks import check_int
 from vaelab.models import Autoencoder
 
 

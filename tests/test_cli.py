@@ -543,7 +543,7 @@ def after_epochs(monkeypatch, epochs_saved: int, fault) -> None:
     """Break training once ``epochs_saved`` epochs are checkpointed: from then on the trainer's
     KL-weight schedule calls ``fault(k)`` (k = 1, 2, ... steps since), which may raise or return
     the weight to use (None: the real one)."""
-    real_weight, real_save = vaelab.losses.KLSchedule.__call__, vaelab.run.save_trainer_state
+    real_weight, real_save = vaelab.losses.KLSchedule.__call__, vaelab.run.RunDir.save_trainer_state
     saved, steps = [0], [0]
 
     def save(*args):
@@ -558,7 +558,7 @@ def after_epochs(monkeypatch, epochs_saved: int, fault) -> None:
                 return weight
         return real_weight(schedule, step)
 
-    monkeypatch.setattr(vaelab.run, "save_trainer_state", save)
+    monkeypatch.setattr(vaelab.run.RunDir, "save_trainer_state", save)
     monkeypatch.setattr(vaelab.losses.KLSchedule, "__call__", weight_at)
 
 

@@ -71,15 +71,15 @@ def copy(runs, tmp_path):
 
 @pytest.fixture
 def fits(monkeypatch):
-    """Counts the calls of vaelab.latent.fit_gmm (which the CLI and the report use)."""
+    """Counts the calls of vaelab.latent.samplers.fit_gmm (which the CLI and the report use)."""
     calls: list[int] = []
-    real = vaelab.latent.fit_gmm
+    real = vaelab.latent.samplers.fit_gmm
 
     def spy(*args, **kwargs):
         calls.append(kwargs.get("n_components", 10))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(vaelab.latent, "fit_gmm", spy)
+    monkeypatch.setattr(vaelab.latent.samplers, "fit_gmm", spy)
     return calls
 
 

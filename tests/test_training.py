@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 import vaelab
 from vaelab import run as checkpoint
+from vaelab.run import RunDir
 from vaelab import training
 from vaelab.config import ModelConfig, TrainConfig
 
@@ -55,7 +56,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(digits, tmp_path) -> N
     a = load_file(str(tmp_path / "whole" / "model.safetensors"))
     b = load_file(str(tmp_path / "part" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    m1, m2 = checkpoint.read_metrics(tmp_path / "whole"), checkpoint.read_metrics(tmp_path / "part")
+    m1, m2 = RunDir(tmp_path / "whole").read_metrics(), RunDir(tmp_path / "part").read_metrics()
     assert [r["train_loss"] for r in m1] == [r["train_loss"] for r in m2]
 
 
@@ -83,8 +84,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(digits, tmp_path, m
     monkeypatch.setattr(model, "loss", loss)
     with pytest.raises(vaelab.NonFiniteLossError, match="epoch 2, step 3 of 4.*epoch 1 in"):
         vaelab.fit(model, x, config=TrainConfig(epochs=3, batch_size=64), run_dir=tmp_path)
-    assert [r["epoch"] for r in checkpoint.read_metrics(tmp_path)] == [1]
-    assert checkpoint.load_trainer_state(tmp_path)["epoch"] == 1
+    assert [r["epoch"] for r in RunDir(tmp_path).read_metrics()] == [1]
+    assert RunDir(tmp_path).load_trainer_state()["epoch"] == 1
     good = vaelab.load(tmp_path)
     assert all(torch.isfinite(p).all() for p in good.parameters())
 
@@ -163,11 +164,11 @@ def test_trainer_state_never_unpickles_code(run, tmp_path) -> None:
     with open(run / "trainer_state.pt", "wb") as f:
         pickle.dump({"epoch": 1, "x": Exploit()}, f, protocol=2)
     with pytest.raises(ValueError, match="trainer_state.pt is damaged or truncated"):
-        checkpoint.load_trainer_state(run)
+        RunDir(run).load_trainer_state()
     assert not marker.exists()
     (run / "trainer_state.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="trainer_state.pt is damaged"):
-        checkpoint.load_trainer_state(run)
+        RunDir(run).load_trainer_state()
 
 
 def test_a_failed_write_leaves_the_old_file_intact(run, monkeypatch) -> None:
@@ -180,7 +181,7 @@ def test_a_failed_write_leaves_the_old_file_intact(run, monkeypatch) -> None:
 
     monkeypatch.setattr(checkpoint, "save_file", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.save_weights(vaelab.load(run), run / "model.safetensors")
+        RunDir(run).save_weights(vaelab.load(run).state_dict())
     assert (run / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
 
@@ -199,7 +200,7 @@ def test_resume_can_lower_the_learning_rate(digits, tmp_path) -> None:
     vaelab.fit(model, x, config=TrainConfig(epochs=1, lr=1e-3), run_dir=tmp_path)
     resumed = vaelab.load(tmp_path)
     vaelab.fit(resumed, x, config=TrainConfig(epochs=2, lr=1e-4), run_dir=tmp_path, resume=True)
-    state = checkpoint.load_trainer_state(tmp_path)
+    state = RunDir(tmp_path).load_trainer_state()
     assert state["epoch"] == 2
     assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [1e-4]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from vaelab.data import DataInfo, Dataset, load_dataset
     from vaelab.evaluation import Evaluation, classifier, evaluate, fidelity, metrics
     from vaelab.models import AE, CVAE, DAE, VAE, Autoencoder, Losses, build_model
-    from vaelab.run import load_model as load
+    from vaelab.models.base import load
     from vaelab.run import RunDir
     from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device
 
@@ -47,7 +47,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Autoencoder": ("vaelab.models", "Autoencoder"),
     "Losses": ("vaelab.models", "Losses"),
     "build_model": ("vaelab.models", "build_model"),
-    "load": ("vaelab.run", "load_model"),
+    "load": ("vaelab.models.base", "load"),
     "DataConfig": ("vaelab.config", "DataConfig"),
     "ModelConfig": ("vaelab.config", "ModelConfig"),
     "TrainConfig": ("vaelab.config", "TrainConfig"),

@@ -73,7 +73,8 @@ def check_choice(value: Any, name: str, choices: Iterable[str], where: str | Non
 
 def check_temperature(temperature: Any) -> float:
     """A sampling temperature: a finite number > 0."""
-    return check_number(temperature, "temperature", low=0.0, low_open=True, what="it must be a finite number > 0")
+    return check_number(temperature, "temperature", low=0.0, low_open=True,
+                        what="it must be a finite number > 0")
 
 
 def shape_error(name: str, shape: Sequence[int], allowed: str) -> ValueError:

@@ -12,6 +12,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
 
 #: old module path -> new module path
@@ -34,6 +35,31 @@ MODULES: dict[str, str] = {
     "vaelab.report_html": "vaelab.report.html",
 }
 
+def _checkpoint() -> ModuleType:
+    """vaelab 0.1's ``checkpoint`` module, whose functions are now :class:`vaelab.run.RunDir` methods and
+    :func:`vaelab.load`: the same functions, built on them."""
+    from vaelab.models.base import load
+    from vaelab.run import RunDir
+
+    def read_config(run_dir: object) -> dict[str, object]:
+        c = RunDir(run_dir).read_config()  # type: ignore[arg-type]
+        return {"vaelab_version": c.vaelab_version, "model": c.model, "train": c.train, "data": c.data,
+                "data_info": c.data_info.to_dict() if c.data_info is not None else {}}
+
+    module = ModuleType("vaelab.checkpoint", "Deprecated: use vaelab.run.RunDir and vaelab.load.")
+    module.__dict__.update(
+        CONFIG=RunDir.CONFIG, WEIGHTS=RunDir.WEIGHTS, TRAINER_STATE=RunDir.TRAINER_STATE,
+        METRICS=RunDir.METRICS, EVALUATION=RunDir.EVALUATION, read_config=read_config, load_model=load,
+        save_model=lambda model, run_dir: model.save(run_dir),
+        read_metrics=lambda run_dir: RunDir(run_dir).read_metrics(),
+        load_trainer_state=lambda run_dir: RunDir(run_dir).load_trainer_state(),
+        is_run_dir=lambda path: RunDir(path).is_run())
+    return module
+
+
+#: old module paths whose contents changed shape: old path -> builder of a module that keeps them
+BUILT: dict[str, Callable[[], ModuleType]] = {"vaelab.checkpoint": _checkpoint}
+
 #: old top-level attribute of ``vaelab`` -> where it lives now (``vaelab.plots_latent``)
 NAMES: dict[str, str] = {old.removeprefix("vaelab."): new for old, new in MODULES.items()
                          if old == "vaelab.plots_latent"}
@@ -48,7 +74,8 @@ class _Alias(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         warnings.warn(f"{spec.name} is deprecated and will be removed in vaelab 0.3; use {self.new}",
                       DeprecationWarning, stacklevel=2)  # warn() skips importlib's frames
-        return importlib.import_module(self.new)
+        build = BUILT.get(spec.name)
+        return build() if build is not None else importlib.import_module(self.new)
 
     def exec_module(self, module: ModuleType) -> None:
         """The module ran when it was imported at its new path; nothing is left to do."""

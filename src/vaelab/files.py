@@ -1,6 +1,7 @@
-"""Atomic file writes, for every part of vaelab that writes files (run directories, caches, MIDI).
+"""Atomic file writes, for every part of vaelab that writes files (run directories, caches, MIDI),
+and named arrays in safetensors files (GMM samplers).
 
-Plain Python, no torch, so that the data layer can use it too.
+Plain Python and numpy, no torch, so that the data layer can use it too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -37,3 +40,29 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], kind: str, version: str) -> Path:
+    """Write named numpy arrays to ``path`` as safetensors (plain data, nothing to unpickle),
+    atomically; ``kind`` goes into the metadata so that a reader can tell what the file holds."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(arrays, str(tmp), metadata={"format": kind, "vaelab_version": version})
+    return path
+
+
+def read_arrays(path: Path, kind: str) -> dict[str, np.ndarray]:
+    """The arrays of a file written by :func:`write_arrays`; a missing file is a ``FileNotFoundError``,
+    a damaged one a ``ValueError`` naming it and ``kind``."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path} is damaged or is not a {kind} written by vaelab ({err})") from None

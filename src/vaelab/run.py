@@ -1,190 +1,239 @@
-"""The run directory: data, not code.
+"""The run directory: data, not code. :class:`RunDir` owns every file name in it and every write.
 
-    RUN/config.json        model, data and training config; vaelab version
-    RUN/model.safetensors  weights (and scaler buffers) of the plain module
-    RUN/trainer_state.pt   optimizer, RNG states, epoch; read with torch.load(weights_only=True)
-    RUN/metrics.jsonl      one JSON object per epoch
+    RUN/config.json          model, data and training config; vaelab version
+    RUN/model.safetensors    weights (and scaler buffers) of the plain module
+    RUN/trainer_state.pt     optimizer, RNG states, epoch; read with torch.load(weights_only=True)
+    RUN/metrics.jsonl        one JSON object per epoch
+    RUN/evaluation.json      the last ``vaelab evaluate``
+    RUN/gmm.safetensors      the GMM sampler fitted to the training codes (plain arrays)
+    RUN/figures/, RUN/samples.csv, RUN/report.html    pictures and pages for people
 
 Every write goes to a temporary file in the same directory and is renamed over the old one, so a
-crash leaves either the old file or the new one, never half of one. Loading rebuilds the model
-from config.json and loads the weights strictly; nothing is unpickled, so opening someone else's
-run cannot execute their code.
+crash leaves either the old file or the new one, never half of one. Nothing is unpickled: weights
+and arrays are safetensors, the trainer state is read with ``weights_only=True``. This module knows
+files and formats, not models: :func:`vaelab.models.base.load` rebuilds a model from what it reads.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vaelab._version import __version__
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
-from vaelab.files import atomic_path
-from vaelab.models import Autoencoder
-from vaelab.registry import MODELS, lookup
+from vaelab.data import DataInfo
+from vaelab.files import atomic_path, read_arrays, write_arrays
 
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
-TRAINER_STATE = "trainer_state.pt"
-METRICS = "metrics.jsonl"
-EVALUATION = "evaluation.json"  # written by `vaelab evaluate`
+#: what the metadata of RUN/gmm.safetensors calls its contents
+GMM_FORMAT = "vaelab.GMMSampler"
 
 
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def _damaged(path: Path, err: Exception) -> ValueError:
+def _damaged(path: Path, err: object) -> ValueError:
     return ValueError(f"{path} is damaged or truncated and cannot be read ({err})")
 
 
-# -- config.json -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """The contents of RUN/config.json: what was built, from which data, trained how.
 
-
-def write_config(run_dir: str | os.PathLike[str], model: Autoencoder,
-                 train: TrainConfig | None = None, data: DataConfig | None = None) -> None:
-    """Write RUN/config.json describing ``model`` (and how it was trained, on which data)."""
-    run_dir = Path(run_dir)
-    old = read_config(run_dir) if (run_dir / CONFIG).exists() else {}
-    config = {
-        "vaelab_version": __version__,
-        "model": model.config.to_dict(),
-        "data_info": model.data_info,
-        "data": data.to_dict() if data is not None else old.get("data"),
-        "train": train.to_dict() if train is not None else old.get("train"),
-    }
-    _write_text(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")
-
-
-def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate RUN/config.json; returns the dict with ``model``/``train``/``data``
-    sections converted to their config classes (``None`` where absent)."""
-    path = Path(run_dir) / CONFIG
-    if not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: {run_dir} is not a vaelab run directory")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise _damaged(path, err) from None
-    if not isinstance(raw, dict) or "model" not in raw:
-        raise ValueError(f"{path} has no 'model' section; it was not written by vaelab")
-    sections: dict[str, Callable[[dict[str, Any]], Any]] = {
-        "model": ModelConfig.from_dict, "train": TrainConfig.from_dict, "data": DataConfig.from_dict,
-    }
-    out = dict(raw)
-    for key, parse in sections.items():
-        if raw.get(key) is not None:
-            try:
-                out[key] = parse(raw[key])
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{path}: {err}") from None
-    out.setdefault("data_info", {})
-    return out
-
-
-# -- weights -----------------------------------------------------------------------------------
-
-
-def save_weights(model: Autoencoder, path: Path) -> None:
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"vaelab_version": __version__})
-
-
-def save_model(model: Autoencoder, run_dir: str | os.PathLike[str]) -> None:
-    """Write config.json and model.safetensors for ``model`` into ``run_dir``."""
-    run_dir = Path(run_dir)
-    write_config(run_dir, model)
-    save_weights(model, run_dir / WEIGHTS)
-
-
-def load_weights(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing")
-    try:
-        return load_file(str(path), device=str(device))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise _damaged(path, err) from None
-
-
-def load_model(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Autoencoder:
-    """Rebuild the model in ``run_dir`` from config.json and load its weights strictly.
-
-    Examples
-    --------
-    >>> model = vaelab.load("runs/demo")
-    >>> model.sample(8).shape
+    ``data_info`` is None for a model saved without data; ``train`` and ``data`` are None for a
+    model saved by ``model.save`` rather than trained into the directory.
     """
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    model_config: ModelConfig = config["model"]
-    try:
-        model = lookup(MODELS, model_config.model, "model")(model_config)
-    except ValueError as err:
-        raise ValueError(f"{run_dir / CONFIG}: {err}") from None
-    model.data_info = config["data_info"]
-    state = load_weights(run_dir / WEIGHTS, device="cpu")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0] if str(err) else "mismatch"
-        raise ValueError(
-            f"{run_dir / WEIGHTS} does not match {run_dir / CONFIG}: {first}"
-        ) from None
-    return model.to(device).eval()
+
+    model: ModelConfig
+    data_info: DataInfo | None
+    train: TrainConfig | None
+    data: DataConfig | None
+    vaelab_version: str | None
 
 
-# -- trainer state and metrics -------------------------------------------------------------
+class RunDir:
+    """One run directory and the files in it.
 
+    >>> run = RunDir("runs/digits")
+    >>> run.read_config().model.latent_dim, len(run.read_metrics())       # doctest: +SKIP
+    (16, 150)
+    """
 
-def save_trainer_state(run_dir: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    with atomic_path(Path(run_dir) / TRAINER_STATE) as tmp:
-        torch.save(state, tmp)
+    CONFIG = "config.json"
+    WEIGHTS = "model.safetensors"
+    TRAINER_STATE = "trainer_state.pt"
+    METRICS = "metrics.jsonl"
+    EVALUATION = "evaluation.json"
+    GMM = "gmm.safetensors"
+    REPORT = "report.html"
+    SAMPLES = "samples.csv"
+    FIGURES = "figures"
+    #: what a run writes; ``clear`` removes exactly these (and FIGURES), nothing else
+    FILES = (CONFIG, WEIGHTS, TRAINER_STATE, METRICS, EVALUATION, GMM, REPORT, SAMPLES)
 
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
 
-def load_trainer_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read RUN/trainer_state.pt with ``weights_only=True``: tensors and plain containers only."""
-    path = Path(run_dir) / TRAINER_STATE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: there is no training to resume in {run_dir}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for truncated or tampered files
-        raise _damaged(path, err) from None
-    if not isinstance(state, dict) or "epoch" not in state:
-        raise ValueError(f"{path} is not a vaelab trainer state")
-    return state
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
 
+    def __str__(self) -> str:
+        return str(self.path)
 
-def write_metrics(run_dir: str | os.PathLike[str], records: list[dict[str, Any]]) -> None:
-    """Rewrite RUN/metrics.jsonl with one JSON object per epoch."""
-    _write_text(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in records))
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
 
+    def file(self, name: str) -> Path:
+        """The path of one of the run's files, e.g. ``run.file(RunDir.REPORT)``."""
+        return self.path / name
 
-def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The per-epoch records of RUN/metrics.jsonl (empty if training has not finished an epoch)."""
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return []
-    records = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {i} is not JSON ({err})") from None
-    return records
+    def figure(self, name: str) -> Path:
+        """Where the picture ``name`` (e.g. ``curves.png``) of the run goes: RUN/figures/NAME."""
+        return self.path / self.FIGURES / name
 
+    def is_run(self) -> bool:
+        """Whether the directory already holds a run (so that writing there would replace work)."""
+        return any((self.path / name).exists() for name in (self.CONFIG, self.WEIGHTS, self.TRAINER_STATE))
 
-def is_run_dir(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` already holds a run (so that writing there would replace work)."""
-    return any((Path(path) / name).exists() for name in (CONFIG, WEIGHTS, TRAINER_STATE))
+    def has(self, name: str) -> bool:
+        return (self.path / name).exists()
+
+    def clear(self) -> None:
+        """Remove what a run wrote (for ``--overwrite``); the user's other files stay."""
+        for name in self.FILES:
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / self.FIGURES, ignore_errors=True)
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``text`` to RUN/NAME atomically."""
+        path = self.path / name
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        return path
+
+    # -- config.json ---------------------------------------------------------------------------
+
+    def write_config(self, model: ModelConfig, data_info: DataInfo | None, train: TrainConfig | None = None,
+                     data: DataConfig | None = None) -> None:
+        """Write RUN/config.json; ``train`` and ``data`` left None keep what the file had."""
+        old = self._read_json(self.CONFIG) if self.has(self.CONFIG) else {}
+        config = {
+            "vaelab_version": __version__,
+            "model": model.to_dict(),
+            "data_info": data_info.to_dict() if data_info is not None else {},
+            "data": data.to_dict() if data is not None else old.get("data"),
+            "train": train.to_dict() if train is not None else old.get("train"),
+        }
+        self.write_text(self.CONFIG, json.dumps(config, indent=2) + "\n")
+
+    def read_config(self) -> RunConfig:
+        """Read and validate RUN/config.json into a :class:`RunConfig`."""
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"run directory {self.path} does not exist")
+        path = self.path / self.CONFIG
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: {self.path} is not a vaelab run directory")
+        raw = self._read_json(self.CONFIG)
+        if not isinstance(raw, dict) or "model" not in raw:
+            raise ValueError(f"{path} has no 'model' section; it was not written by vaelab")
+        try:
+            return RunConfig(
+                model=ModelConfig.from_dict(raw["model"]),
+                data_info=DataInfo.from_dict(raw["data_info"]) if raw.get("data_info") else None,
+                train=TrainConfig.from_dict(raw["train"]) if raw.get("train") is not None else None,
+                data=DataConfig.from_dict(raw["data"]) if raw.get("data") is not None else None,
+                vaelab_version=raw.get("vaelab_version"),
+            )
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None
+
+    def _read_json(self, name: str) -> Any:
+        path = self.path / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise _damaged(path, err) from None
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def save_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Write a state dict to RUN/model.safetensors (on the CPU, contiguous)."""
+        tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+        with atomic_path(self.path / self.WEIGHTS) as tmp:
+            save_file(tensors, str(tmp), metadata={"vaelab_version": __version__})
+
+    def load_weights(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        path = self.path / self.WEIGHTS
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing")
+        try:
+            return load_file(str(path), device=str(device))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise _damaged(path, err) from None
+
+    # -- trainer state and metrics ---------------------------------------------------------------
+
+    def save_trainer_state(self, state: dict[str, Any]) -> None:
+        with atomic_path(self.path / self.TRAINER_STATE) as tmp:
+            torch.save(state, tmp)
+
+    def load_trainer_state(self) -> dict[str, Any]:
+        """Read RUN/trainer_state.pt with ``weights_only=True``: tensors and plain containers only."""
+        path = self.path / self.TRAINER_STATE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: there is no training to resume in {self.path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises several types for truncated or tampered files
+            raise _damaged(path, err) from None
+        if not isinstance(state, dict) or "epoch" not in state:
+            raise ValueError(f"{path} is not a vaelab trainer state")
+        return state
+
+    def write_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Rewrite RUN/metrics.jsonl with one JSON object per epoch."""
+        self.write_text(self.METRICS, "".join(json.dumps(r) + "\n" for r in records))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The per-epoch records of RUN/metrics.jsonl (empty before the first epoch has ended)."""
+        path = self.path / self.METRICS
+        if not path.exists():
+            return []
+        records = []
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path} line {i} is not JSON ({err})") from None
+        return records
+
+    # -- evaluation ------------------------------------------------------------------------------
+
+    def write_evaluation(self, record: dict[str, Any]) -> Path:
+        return self.write_text(self.EVALUATION, json.dumps(record, indent=2) + "\n")
+
+    def read_evaluation(self) -> dict[str, Any] | None:
+        """RUN/evaluation.json, or None when the run has not been evaluated."""
+        return self._read_json(self.EVALUATION) if self.has(self.EVALUATION) else None
+
+    # -- the GMM sampler's arrays ----------------------------------------------------------------
+
+    def save_gmm(self, arrays: dict[str, np.ndarray]) -> Path:
+        """Write the arrays of a GMM sampler to RUN/gmm.safetensors."""
+        return write_arrays(self.path / self.GMM, arrays, GMM_FORMAT, __version__)
+
+    def load_gmm(self) -> dict[str, np.ndarray] | None:
+        """The arrays of RUN/gmm.safetensors while they are fresh, else None: a GMM written before the
+        weights (the model was trained again since) is stale. A damaged file is an error."""
+        path, weights = self.path / self.GMM, self.path / self.WEIGHTS
+        if not path.exists():
+            return None
+        if weights.exists() and path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
+            return None
+        return read_arrays(path, GMM_FORMAT)

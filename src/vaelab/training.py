@@ -17,18 +17,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vaelab import run as checkpoint
 from vaelab._batching import BATCH, batches
 from vaelab.config import DataConfig, TrainConfig
 from vaelab.losses import KLSchedule
+from vaelab.data import DataInfo
 from vaelab.models import Autoencoder
+from vaelab.run import RunDir
 
 
 class NonFiniteLossError(RuntimeError):
@@ -154,7 +154,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)
-    run_path = Path(run_dir) if run_dir is not None else None
+    run_path = RunDir(run_dir) if run_dir is not None else None
     if resume and run_path is None:
         raise ValueError("resume=True needs the run_dir to resume from")
     x_np = np.asarray(x, dtype=np.float32)
@@ -191,7 +191,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
 
     if resume:
         assert run_path is not None
-        state = checkpoint.load_trainer_state(run_path)
+        state = run_path.load_trainer_state()
         if state.get("data") != data_id:
             raise ValueError(f"{run_path}: the data differ from the data this run was trained on; "
                              "resume with the same data, or start a new run")
@@ -206,11 +206,11 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
         start, step = int(state["epoch"]), int(state["step"])
         best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
         result.best_epoch = int(state["best_epoch"])
-        result.history = checkpoint.read_metrics(run_path)[:start]
-        best_state = {k: v.to(device) for k, v in
-                      checkpoint.load_weights(run_path / checkpoint.WEIGHTS).items()}
+        result.history = run_path.read_metrics()[:start]
+        best_state = run_path.load_weights(device)
     if run_path is not None:
-        checkpoint.write_config(run_path, model, config, data_config)
+        info = DataInfo.from_dict(model.data_info) if model.data_info else None
+        run_path.write_config(model.config, info, config, data_config)
 
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if config.precision == "bfloat16" else contextlib.nullcontext())
@@ -284,7 +284,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                 result.best_epoch = epoch
             result.history.append(record)
             if run_path is not None:
-                checkpoint.save_trainer_state(run_path, {
+                run_path.save_trainer_state({
                     "epoch": epoch, "step": step, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
                     "shuffle_rng": shuffle.get_state(), "best_val": best_val,
@@ -292,8 +292,8 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                     **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
                 })
                 if improved:
-                    checkpoint.save_weights(model, run_path / checkpoint.WEIGHTS)
-                checkpoint.write_metrics(run_path, result.history)
+                    run_path.save_weights(model.state_dict())
+                run_path.write_metrics(result.history)
             if config.patience and bad_epochs >= config.patience:
                 result.stopped_early = True
                 break

@@ -52,9 +52,9 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     out = outputs.check_suffix(args.out, (".csv",))
     plot = outputs.check_suffix(args.plot, (".png",)) if args.plot else out.with_suffix(".png")
     contamination = anomaly.check_contamination(0.05 if args.contamination is None else args.contamination)
-    model, config, device = open_run(args)
+    model, run, device = open_run(args)
     score = anomaly.check_score(model, args.score or anomaly.default_score(model))
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     x, y = data.split(args.split)
     given = y if model.conditional else None
     scores = anomaly.scores(model, x, given, score=score, samples=args.samples, seed=args.seed)

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab import run as checkpoint
 from vaelab.config import DataConfig
+from vaelab.latent.samplers import GMMSampler, cached_gmm
+from vaelab.latent.samplers import run_gmm as run_gmm_of
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -138,20 +139,50 @@ def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
                          f"the model was trained on {tuple(model.config.input_shape)}")
 
 
-def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, dict[str, Any], torch.device]:
-    """The model of ``args.run`` on ``args.device``, its config.json, and the device."""
+def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, vaelab.RunDir, torch.device]:
+    """The model of ``args.run`` on ``args.device``, its run directory, and the device."""
     device = vaelab.resolve_device(args.device)
-    return vaelab.load(args.run, device=device), checkpoint.read_config(args.run), device
+    return vaelab.load(args.run, device=device), vaelab.RunDir(args.run), device
 
 
-def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, config: dict[str, Any]) -> vaelab.Dataset:
+def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, run: vaelab.RunDir) -> vaelab.Dataset:
     """The data a command on a run works on: ``--data``, else the run's own; shape-checked. A table
     is read as the model saw its training table: its columns by name, with its categories."""
     info = model.data_info
     schema = vaelab.DataInfo.from_dict(info) if info.get("kind") == "table" and info.get("columns") else None
-    data = load_data(data_config(args, config.get("data")), schema=schema)
+    data = load_data(data_config(args, run.read_config().data), schema=schema)
     check_shape(model, data)
     return data
+
+
+def run_gmm(model: vaelab.Autoencoder, run: vaelab.RunDir, n_components: int | None,
+            data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
+    """The GMM sampler over a run's training codes (:func:`vaelab.latent.samplers.run_gmm`) and, for
+    the user, where it came from. ``data`` defaults to the run's own training data, read only when
+    a GMM has to be fitted."""
+    path = run.file(run.GMM)
+    try:
+        gmm = cached_gmm(model, run, n_components)
+    except ValueError as err:
+        raise ValueError(f"{err}; delete it and vaelab fits a new one") from None
+    if gmm is not None:
+        return gmm, f"the {len(gmm.weights)}-component GMM in {path}"
+    if data is None:
+        stored = run.read_config().data
+        if stored is None:
+            raise ValueError(f"{run} does not record its training data, so there is nothing to fit "
+                             "the GMM sampler to")
+        data = load_data(stored)
+        check_shape(model, data)
+    if n_components is not None and n_components > len(data.x_train):
+        raise ValueError(f"--components {n_components}: at most {len(data.x_train)}, the number of "
+                         "training rows")
+    gmm, _ = run_gmm_of(model, run, data.x_train, data.y_train if model.conditional else None, n_components,
+                        cache=cache)
+    k = len(gmm.weights)
+    if cache:
+        return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"
+    return gmm, f"a {k}-component GMM fitted to the training codes of {data.info.name}"
 
 
 def add_output_command(sub: Any, common: argparse.ArgumentParser, name: str, help: str, func: Any,

@@ -113,14 +113,14 @@ def _indices(text: str, n: int) -> list[int]:
 
 
 def cmd_restyle(args: argparse.Namespace) -> int:
-    model, config, device = open_run(args)
+    model, run, device = open_run(args)
     path = outputs.check_suffix(args.out, (".png", ".npy"))
     if not model.conditional or model.config.condition != "label":
         raise ValueError(f"restyle needs a model conditioned on class labels (vaelab train --model cvae on "
                          f"labeled data); {args.run} holds a {model.config.model} "
                          f"conditioned on {model.config.condition}")
     labels = label_list(args.labels, model, "--labels")
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     x, y = data.split(args.split)
     if y is None or data.info.classes is None:
         raise ValueError(f"--data {data.info.source}: restyle encodes each input with its own label; these "
@@ -162,7 +162,7 @@ def _quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    model, config, device = open_run(args)
+    model, run, device = open_run(args)
     path = outputs.check_suffix(args.out)
     if args.noise is not None and args.clean is not None:
         raise ValueError("give --noise (corrupt clean data here) or --clean (the clean version of noisy "
@@ -174,7 +174,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             raise ValueError(f"--noise {str(err).removeprefix('noise=')}") from None
         if args.noise == "none":
             raise ValueError("--noise none adds nothing; give KIND:LEVEL, e.g. gaussian:0.3")
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     split = args.split or ("test" if args.data is None else "all")
     x, y = data.split(split)
     clean = None

@@ -7,14 +7,11 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 import vaelab
 from vaelab.evaluation import classifier as feature_net
-from vaelab.run import EVALUATION, atomic_path
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data)
-from vaelab.cli.use import run_gmm
+from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
 from vaelab.data.builtin import cache_dir
 
 
@@ -23,9 +20,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--iwae-k {args.iwae_k}: it must be an integer >= 0 (0 skips the estimate)")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit {args.limit}: it must be an integer >= 1")
-    run = Path(args.run)
-    model, config, _ = open_run(args)
-    data = run_data(args, model, config)
+    model, run, _ = open_run(args)
+    data = run_data(args, model, run)
     clf, how = None, "skipped (--no-fidelity)"
     if not args.no_fidelity:
         if data.labels is None:
@@ -42,13 +38,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              progress=not args.json and sys.stderr.isatty())
     record = {"run": str(run), "data": data.info.source, **result.to_dict(),
               "classifier": how, "sampler": args.sampler}
-    with atomic_path(run / EVALUATION) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    path = run.write_evaluation(record)
     if args.json:
         print(json.dumps(record))
     else:
         print(format_table(record, model.config.latent_dim))
-        print(f"wrote {run / EVALUATION}")
+        print(f"wrote {path}")
     return 0
 
 
@@ -127,7 +122,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_run_command(
         sub, common, "evaluate",
         "score a run: -ELBO, importance-weighted NLL, bits/dim, active units, linear probe, "
-        f"Fréchet distances and precision/recall; writes RUN/{EVALUATION}", cmd_evaluate)
+        f"Fréchet distances and precision/recall; writes RUN/{vaelab.RunDir.EVALUATION}", cmd_evaluate)
     add_data_args(p, default="the run's training data")
     p.add_argument("--split", default="test", choices=("train", "test", "all"),
                    help="rows to evaluate (default: test)")

@@ -76,7 +76,7 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    model, config, _ = open_run(args)
+    model, run, _ = open_run(args)
     info = model.data_info
     path = _out(args.out, info)
     if args.steps < 2:
@@ -84,7 +84,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                          "(the endpoints are included)")
     ends = {"--from": args.start, "--to": args.end}
     is_row = {flag: text.strip().lstrip("+-").isdigit() for flag, text in ends.items()}
-    x, y = run_data(args, model, config).split(args.split) if any(is_row.values()) else (None, None)
+    x, y = run_data(args, model, run).split(args.split) if any(is_row.values()) else (None, None)
     given = None
     if model.conditional:  # the path is decoded with the --from row's label or conditions
         if not all(is_row.values()) or y is None:
@@ -127,14 +127,14 @@ def _file_vector(args: argparse.Namespace, model: vaelab.Autoencoder) -> tuple[A
 
 
 def cmd_attribute(args: argparse.Namespace) -> int:
-    model, config, _ = open_run(args)
+    model, run, _ = open_run(args)
     if model.conditional:
         raise ValueError(f"{args.run} is conditional: it takes the class as a condition rather than "
                          f"encoding it in z, so change the class with 'vaelab restyle {args.run}' or draw "
                          f"one with 'vaelab sample {args.run} --label K'")
     info = model.data_info
     path = _out(args.out, info)
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     if args.feature is not None:
         return _feature_attribute(args, model, data, path)
     if args.with_files or args.without_files:
@@ -224,7 +224,7 @@ def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: 
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
-    model, config, _ = open_run(args)
+    model, run, _ = open_run(args)
     info, z_dim = model.data_info, model.config.latent_dim
     path = _out(args.out, info)
     if args.dims is not None:
@@ -245,7 +245,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
             raise ValueError(f"--range {span:g} --steps {steps}: need a range > 0 and at least "
                              "2 steps")
         values = np.linspace(-span, span, steps, dtype=np.float32)
-    x, y = run_data(args, model, config).split(args.split)
+    x, y = run_data(args, model, run).split(args.split)
     _check_index(args.index, len(x), "--index", args.split)
     if model.conditional and y is None:
         raise ValueError(f"{args.run} is conditional: its data need labels or condition columns")

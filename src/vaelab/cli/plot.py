@@ -11,7 +11,6 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, plots
-from vaelab import run as checkpoint
 from vaelab.cli.common import add_output_command, open_run, run_data
 from vaelab.latent.codes import decode_all
 
@@ -39,17 +38,18 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
 def cmd_plot(args: argparse.Namespace) -> int:
     path = outputs.check_suffix(args.out, (".png",))
     if args.what == "curves":  # needs only metrics.jsonl
-        checkpoint.read_config(args.run)
-        history = checkpoint.read_metrics(args.run)
+        run = vaelab.RunDir(args.run)
+        run.read_config()  # a clear error for a folder that is not a run
+        history = run.read_metrics()
         if not history:
             raise ValueError(f"{args.run} has no completed epoch in metrics.jsonl; nothing to plot")
         fig = plots.training_curves(history, title=str(args.run))
     else:
-        model, config, device = open_run(args)
+        model, run, device = open_run(args)
         if args.what == "manifold":
             fig = _manifold(model, args)
         else:
-            data = run_data(args, model, config)
+            data = run_data(args, model, run)
             x, y = data.split(args.split)
             where = f"{data.info.name}, --split {args.split}"
             cond = y if model.conditional else None

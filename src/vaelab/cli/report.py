@@ -7,26 +7,24 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import report
-from vaelab.run import atomic_path
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data)
-from vaelab.cli.use import run_gmm
+from vaelab.files import atomic_path
+from vaelab.run import RunDir
+from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
 
-REPORT = "report.html"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    run = Path(args.run)
-    path = Path(args.out) if args.out else run / REPORT
+    path = Path(args.out) if args.out else Path(args.run) / RunDir.REPORT
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"--out {path}: the report is an HTML page; give a FILE.html")
     if path.is_dir():
         raise ValueError(f"--out {path} is a directory; give a FILE.html")
-    model, config, _ = open_run(args)
-    data = run_data(args, model, config)
+    model, run, _ = open_run(args)
+    data = run_data(args, model, run)
     # The GMM belongs to the run: cached in RUN/ only when fitted on the run's own training data.
     gmm, _ = run_gmm(model, run, None, data, cache=args.data is None)
     text = report.build_report(model, run, data, gmm=gmm)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:  # --out may be anywhere, RUN/report.html by default
         tmp.write_text(text, encoding="utf-8")
     print(path)
     return 0
@@ -37,5 +35,5 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_run_command(sub, common, "report",
                         "write a self-contained HTML report of a run (RUN/report.html)", cmd_report)
     add_data_args(p, default="the run's training data")
-    p.add_argument("--out", metavar="FILE", help=f"where to write the page (default: RUN/{REPORT})")
+    p.add_argument("--out", metavar="FILE", help=f"where to write the page (default: RUN/{RunDir.REPORT})")
     device_arg(p)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,11 @@ from typing import Any
 
 import vaelab
 from vaelab import losses
-from vaelab import run as checkpoint
 from vaelab.cli.common import (DATA_FLAGS, EXIT_INTERRUPTED, add_data_args,
                                check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
-from vaelab.latent import samplers
 from vaelab.report import write_run_figures
+from vaelab.run import RunDir
 
 
 
@@ -92,14 +90,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _clear_run(out: Path) -> None:
-    """Remove what a previous run wrote into ``out`` (for --overwrite); other files stay."""
-    for name in (checkpoint.CONFIG, checkpoint.WEIGHTS, checkpoint.TRAINER_STATE,
-                 checkpoint.METRICS, "samples.csv", "report.html", samplers.GMM_FILE):
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "figures", ignore_errors=True)
-
-
 def _pick(args: argparse.Namespace, flags: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(args, k) for k in flags if getattr(args, k) is not None}
 
@@ -137,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.out is None:
             raise ValueError("--resume needs --out RUN, the run directory to continue")
         out = Path(args.out)
-        stored = checkpoint.read_config(out)
+        stored = RunDir(out).read_config()
         changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE)
                          | {k for k in DATA_FLAGS if getattr(args, k) is not None})
         if changed:
@@ -145,11 +135,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues {out} with its own data and model; it can change only "
                 f"{', '.join(_flag(k) for k in sorted(RESUMABLE))} and --device, "
                 f"not {', '.join(_flag(k) for k in changed)}")
-        if not (out / checkpoint.TRAINER_STATE).exists():
+        if not RunDir(out).has(RunDir.TRAINER_STATE):
             raise ValueError(f"{out} has no completed epoch to resume; start it again with "
                              "--overwrite")
-        data_cfg = stored["data"]
-        train_cfg = _flagged((stored["train"] or TrainConfig()).replace, **train_overrides,
+        data_cfg = stored.data
+        train_cfg = _flagged((stored.train or TrainConfig()).replace, **train_overrides,
                              device=args.device)
         model = vaelab.load(out)
     else:
@@ -157,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_cfg = _flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
         train_cfg = _flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
-        if checkpoint.is_run_dir(out) and not args.overwrite:
+        if RunDir(out).is_run() and not args.overwrite:
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
                              "--overwrite to replace it, or another --out")
         if out.exists() and not out.is_dir():
@@ -166,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.resume:
         model = _flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
         if args.overwrite:
-            _clear_run(out)
+            RunDir(out).clear()
     check_shape(model, data)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
@@ -176,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = vaelab.fit(model, data.x_train, data.y_train, train_cfg, run_dir=out,
                             data_config=data_cfg, resume=args.resume, progress=not args.quiet)
     except KeyboardInterrupt:
-        done = checkpoint.read_metrics(out)
+        done = RunDir(out).read_metrics()
         if done:
             print(f"\ninterrupted; {out} holds {len(done)} completed epoch(s). Resume with:\n"
                   f"  vaelab train --resume --out {out}", file=sys.stderr)
@@ -186,16 +176,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except vaelab.NonFiniteLossError as err:
         fix = f"--lr {train_cfg.lr / 10:g} --grad-clip 10"
-        how = (f"vaelab train --resume --out {out} {fix}" if checkpoint.read_metrics(out)
+        how = (f"vaelab train --resume --out {out} {fix}" if RunDir(out).read_metrics()
                else f"the same command with --overwrite {fix}")
         raise ValueError(f"{err}; continue with: {how}") from None
-    last = result.history[-1] if result.history else checkpoint.read_metrics(out)[-1]
+    history = RunDir(out).read_metrics()
+    last = result.history[-1] if result.history else history[-1]
     val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""
     print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} nats (rec "
           f"{last['train_rec']:.3f}, KL {last['train_kl']:.3f}){val}; "
           f"{last['samples_per_s']:.0f} samples/s; best epoch {result.best_epoch}"
           + (" (stopped early)" if result.stopped_early else ""))
-    collapsed = losses.kl_collapse(checkpoint.read_metrics(out)) if model.variational else None
+    collapsed = losses.kl_collapse(history) if model.variational else None
     if collapsed is not None:
         print(f"warning: the KL fell below {losses.COLLAPSE_NATS} nats at epoch {collapsed}: the posterior "
               "collapsed and the decoder ignores z. Try --kl-warmup 10, --kl-schedule cyclical, "

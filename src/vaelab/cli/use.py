@@ -14,48 +14,10 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
-from vaelab import run as checkpoint
 from vaelab.cli import conditional as cli_conditional
-from vaelab.cli.common import (add_data_args, add_run_command, check_shape, device_arg, load_data,
-                               open_run, run_data)
+from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
 from vaelab.latent.codes import decode_all, reconstruct_all
-from vaelab.latent.samplers import GMM_FILE, GMMSampler, cached_gmm, save_gmm
-
-DEFAULT_COMPONENTS = 10
-
-
-def run_gmm(model: vaelab.Autoencoder, run: Path, n_components: int | None,
-            data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
-    """The GMM over the run's training codes and how it was obtained (for the user).
-
-    Reuses RUN/gmm.safetensors while it is fresh (see ``samplers.cached_gmm``; ``n_components``
-    None accepts any number), else fits one with ``n_components`` (default 10) on ``data``'s
-    training rows, by default the run's own training data, and writes it there when ``cache``.
-    """
-    path = run / GMM_FILE
-    try:
-        gmm = cached_gmm(model, run, n_components)
-    except ValueError as err:
-        raise ValueError(f"{err}; delete it and vaelab fits a new one") from None
-    if gmm is not None:
-        return gmm, f"the {len(gmm.weights)}-component GMM in {path}"
-    if data is None:
-        stored = checkpoint.read_config(run).get("data")
-        if stored is None:
-            raise ValueError(f"{run} does not record its training data, so there is nothing to fit "
-                             "the GMM sampler to")
-        data = load_data(stored)
-        check_shape(model, data)
-    k = min(DEFAULT_COMPONENTS, len(data.x_train)) if n_components is None else n_components
-    if k > len(data.x_train):
-        raise ValueError(f"--components {k}: at most {len(data.x_train)}, the number of training rows")
-    gmm = latent.fit_gmm(model, data.x_train, n_components=k, seed=0,
-                         y=data.y_train if model.conditional else None)
-    if cache:
-        save_gmm(gmm, path)
-        return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"
-    return gmm, f"a {k}-component GMM fitted to the training codes of {data.info.name}"
-
+from vaelab.latent.samplers import DEFAULT_COMPONENTS, GMMSampler
 
 #: how `sample` draws note tokens by default (MusicVAE's examples use 0.5)
 MUSIC_TOKEN_TEMPERATURE = 0.5
@@ -84,7 +46,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         source = "the prior"
     else:
         k = DEFAULT_COMPONENTS if args.components is None else args.components
-        sampler, source = run_gmm(model, Path(args.run), k)
+        sampler, source = run_gmm(model, vaelab.RunDir(args.run), k)
     music = model.data_info.get("kind") == "sequence"
     if args.token_temperature is not None and not music:
         raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "
@@ -112,9 +74,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    model, config, device = open_run(args)
+    model, run, device = open_run(args)
     path = outputs.check_suffix(args.out)
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     x, y = data.split(args.split)
     x = x[: args.n] if args.n else x
     y = None if y is None or not model.conditional else y[: len(x)]
@@ -137,9 +99,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    model, config, device = open_run(args)
+    model, run, device = open_run(args)
     path = outputs.check_suffix(args.out, (".npy", ".csv"))
-    data = run_data(args, model, config)
+    data = run_data(args, model, run)
     x, y = data.split(args.split)
     z = latent.codes(model, x, y if model.conditional else None)
     outputs.write_codes(path, z, y if data.info.classes else None, data.info.classes)
@@ -160,16 +122,17 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    config = checkpoint.read_config(args.run)
-    model = vaelab.load(args.run)
-    metrics = checkpoint.read_metrics(args.run)
+    run = vaelab.RunDir(args.run)
+    config = run.read_config()
+    model = vaelab.load(run)
+    metrics = run.read_metrics()
     size = sum(f.stat().st_size for f in Path(args.run).rglob("*") if f.is_file())
     report = {
-        "run": str(args.run), "vaelab_version": config.get("vaelab_version"),
+        "run": str(args.run), "vaelab_version": config.vaelab_version,
         "model": model.config.to_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "data": model.data_info,
-        "train": config["train"].to_dict() if config.get("train") else None,
+        "train": config.train.to_dict() if config.train else None,
         "epochs_done": len(metrics), "last_metrics": metrics[-1] if metrics else None,
         "size_bytes": size,
     }
@@ -198,8 +161,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         t = report["train"]
         print(f"training   {len(metrics)}/{t['epochs']} epochs, batch {t['batch_size']}, "
               f"lr {t['lr']}, seed {t['seed']}")
-    if (Path(args.run) / checkpoint.TRAINER_STATE).exists():
-        best = checkpoint.load_trainer_state(args.run)["best_epoch"]
+    if run.has(run.TRAINER_STATE):
+        best = run.load_trainer_state()["best_epoch"]
         print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one)")
     if metrics:
         m = metrics[-1]
@@ -222,7 +185,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--sampler", choices=("prior", "gmm"), default="prior",
                    help="prior: z ~ N(0, I) (VAE only); gmm: a Gaussian mixture fitted to the codes "
-                   f"of the training data, cached in RUN/{GMM_FILE} (an AE can use it) "
+                   f"of the training data, cached in RUN/{vaelab.RunDir.GMM} (an AE can use it) "
                    "(default: prior)")
     p.add_argument("--temperature", type=float, default=1.0, metavar="T",
                    help="scale of the spread of the codes, > 0; below 1 gives more typical, less "

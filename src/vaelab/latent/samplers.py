@@ -13,20 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
-from vaelab._version import __version__
-from vaelab.run import WEIGHTS, atomic_path
 from vaelab._batching import BATCH, Array
 from vaelab._checks import check_int, check_rows, check_temperature
 from vaelab.distributions import standard_normal
 from vaelab.latent.codes import embed_all
 from vaelab.models import Autoencoder
+from vaelab._version import __version__
+from vaelab.files import read_arrays, write_arrays
 from vaelab.registry import lookup
+from vaelab.run import GMM_FORMAT, RunDir
 
-GMM_FILE = "gmm.safetensors"  # the cached sampler in a run directory
 
 
 class GMMSampler:
@@ -135,47 +133,63 @@ def fit_gmm(model: Autoencoder, x: Array, n_components: int = 10, covariance_typ
 
 
 def save_gmm(gmm: GMMSampler, path: str | os.PathLike[str]) -> Path:
-    """Write ``gmm`` to ``path`` as safetensors (its float64 arrays; the number of components in
-    the metadata), atomically.
+    """Write ``gmm`` to ``path`` as safetensors (its float64 arrays), atomically.
 
-    >>> save_gmm(fit_gmm(ae, data.x_train), "runs/ae/gmm.safetensors")     # doctest: +SKIP
+    >>> save_gmm(fit_gmm(ae, data.x_train), "gmm.safetensors")     # doctest: +SKIP
     """
-    path = Path(path)
-    meta = {"format": "vaelab.GMMSampler", "n_components": str(len(gmm.weights)),
-            "vaelab_version": __version__}
-    with atomic_path(path) as tmp:
-        save_file(gmm.to_arrays(), str(tmp), metadata=meta)
-    return path
+    return write_arrays(Path(path), gmm.to_arrays(), GMM_FORMAT, __version__)
 
 
 def load_gmm(path: str | os.PathLike[str]) -> GMMSampler:
-    """Read a sampler written by :func:`save_gmm`; a damaged or foreign file is a ``ValueError``
-    naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing")
+    """Read a sampler written by :func:`save_gmm` or kept in a run directory; a damaged or foreign
+    file is a ``ValueError`` naming it."""
+    return _from_file(read_arrays(Path(path), GMM_FORMAT), Path(path))
+
+
+def _from_file(arrays: dict[str, np.ndarray], path: Path) -> GMMSampler:
     try:
-        return GMMSampler.from_arrays(load_file(str(path)))
-    except (SafetensorError, OSError, ValueError) as err:
+        return GMMSampler.from_arrays(arrays)
+    except ValueError as err:
         raise ValueError(f"{path} is damaged or is not a GMM sampler written by vaelab ({err})") from None
 
 
-def cached_gmm(model: Autoencoder, run_dir: str | os.PathLike[str],
+def cached_gmm(model: Autoencoder, run: RunDir | str | os.PathLike[str],
                n_components: int | None = None) -> GMMSampler | None:
-    """The sampler stored in ``RUN/gmm.safetensors`` if it still fits ``model``, else ``None``.
+    """The sampler kept in RUN/gmm.safetensors if it still fits ``model``, else None: it is stale
+    when it is older than the weights (the model was trained again), when its codes have another
+    size than the model's, or when it has other than ``n_components`` components (any number for
+    None). A damaged file is a ``ValueError`` naming it."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    arrays = run.load_gmm()
+    if arrays is None:
+        return None
+    gmm = _from_file(arrays, run.file(RunDir.GMM))
+    fits = gmm.latent_dim == model.config.latent_dim and n_components in (None, len(gmm.weights))
+    return gmm if fits else None
 
-    It is stale when it is older than RUN/model.safetensors (the model was trained again), when its
-    codes have another size than the model's, or when it has other than ``n_components``
-    components (any number when ``None``). A damaged file is a ``ValueError`` naming it.
+
+#: components of the GMM that ``run_gmm`` fits when none is asked for
+DEFAULT_COMPONENTS = 10
+
+
+def run_gmm(model: Autoencoder, run: RunDir | str | os.PathLike[str], x: Array, y: Array | None = None,
+            n_components: int | None = None, *, cache: bool = True) -> tuple[GMMSampler, bool]:
+    """The GMM sampler over the training codes of a run: ``(sampler, fitted_now)``.
+
+    The one stored in RUN/gmm.safetensors is reused while it still fits: not older than the
+    weights, codes of the model's size, and ``n_components`` components (any number for None).
+    Otherwise one is fitted to the codes of the training rows ``x`` (and ``y`` for a conditional
+    model) with ``n_components`` (default :data:`DEFAULT_COMPONENTS`, at most the number of rows)
+    and, with ``cache``, stored in the run for next time.
+
+    >>> gmm, fitted = run_gmm(model, "runs/ae", data.x_train)      # doctest: +SKIP
     """
-    path, weights = Path(run_dir) / GMM_FILE, Path(run_dir) / WEIGHTS
-    if not path.exists():
-        return None
-    if weights.exists() and path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
-        return None
-    gmm = load_gmm(path)
-    if gmm.latent_dim != model.config.latent_dim:
-        return None
-    if n_components is not None and len(gmm.weights) != n_components:
-        return None
-    return gmm
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    gmm = cached_gmm(model, run, n_components)
+    if gmm is not None:
+        return gmm, False
+    k = min(DEFAULT_COMPONENTS, len(x)) if n_components is None else n_components
+    gmm = fit_gmm(model, x, n_components=k, seed=0, y=y)
+    if cache:
+        run.save_gmm(gmm.to_arrays())
+    return gmm, True

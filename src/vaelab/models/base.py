@@ -34,7 +34,9 @@ from vaelab.distributions import DiagonalGaussian, Likelihood
 from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
 from vaelab.noise import corrupt
-from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, lookup
+from vaelab.data import DataInfo
+from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, MODELS, lookup
+from vaelab.run import RunDir
 
 
 @dataclass(frozen=True)
@@ -241,16 +243,14 @@ class Autoencoder(nn.Module, ABC):
 
     def save(self, run_dir: str | os.PathLike[str]) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (atomically)."""
-        from vaelab.run import save_model  # checkpoint sits above models
-
-        save_model(self, run_dir)
+        run = RunDir(run_dir)
+        run.write_config(self.config, DataInfo.from_dict(self.data_info) if self.data_info else None)
+        run.save_weights(self.state_dict())
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
         """Rebuild a model from ``run_dir`` (config.json + model.safetensors); nothing is unpickled."""
-        from vaelab.run import load_model
-
-        model = load_model(run_dir, device=device)
+        model = load(run_dir, device=device)
         if not isinstance(model, cls):
             raise ValueError(f"{run_dir} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
@@ -258,3 +258,28 @@ class Autoencoder(nn.Module, ABC):
     def extra_repr(self) -> str:
         c = self.config
         return f"arch={c.arch}, latent_dim={c.latent_dim}, likelihood={c.likelihood}"
+
+
+def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Autoencoder:
+    """Rebuild the model in ``run_dir`` from config.json and load its weights strictly, in eval mode.
+
+    Examples
+    --------
+    >>> model = vaelab.load("runs/demo")
+    >>> model.sample(8).shape
+    """
+    run = RunDir(run_dir)
+    config = run.read_config()
+    try:
+        model = lookup(MODELS, config.model.model, "model")(config.model)
+    except ValueError as err:
+        raise ValueError(f"{run.file(RunDir.CONFIG)}: {err}") from None
+    model.data_info = config.data_info.to_dict() if config.data_info is not None else {}
+    state = run.load_weights(device="cpu")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0] if str(err) else "mismatch"
+        raise ValueError(f"{run.file(RunDir.WEIGHTS)} does not match {run.file(RunDir.CONFIG)}: "
+                         f"{first}") from None
+    return model.to(device).eval()

@@ -3,6 +3,7 @@ reconstructions, samples, denoising, piano rolls and MIDI files of music runs.""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,34 +16,34 @@ from vaelab.export import interleave, save_figure, write_csv, write_data
 from vaelab.losses import kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.noise import psnr
-from vaelab.run import read_metrics
+from vaelab.run import RunDir
 
 
 @torch.no_grad()
-def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path]:
+def write_run_figures(model: Autoencoder, data: Dataset, run_dir: str | os.PathLike[str]) -> list[Path]:
     """The standard pictures of a run: training curves (marking a KL collapse); for images, test
     reconstructions, samples from the prior (one row per class for a cvae) and, for a model trained
     with noise, a denoising example (figures/*.png); for tables, samples in RUN/samples.csv; for
     music, piano rolls and MIDI files of reconstructions and samples, or of harmonizations."""
     info = model.data_info
-    figs = out / "figures"
-    history = read_metrics(out)
+    run = RunDir(run_dir)
+    history = run.read_metrics()
     collapsed = kl_collapse(history) if model.variational else None
-    curves = plots.training_curves(history, title=str(out), collapse_epoch=collapsed)
-    written = [save_figure(curves, figs / "curves.png")]
+    curves = plots.training_curves(history, title=str(run), collapse_epoch=collapsed)
+    written = [save_figure(curves, run.figure("curves.png"))]
     gen = torch.Generator(device=model.device).manual_seed(0)
     y_test = None
     if model.conditional and data.y_test is not None:
         y_test = torch.as_tensor(data.y_test, device=model.device)
     if info.get("kind") == "sequence":
-        written += _music_figures(model, data, figs, gen)
+        written += _music_figures(model, data, run, gen)
     elif info.get("kind") == "image":
         x = data.x_test[:30]
         xt = torch.from_numpy(x).to(model.device)
         yt = None if y_test is None else y_test[:30]
         recon = model.reconstruct(xt, yt).cpu().numpy()
         grid = plots.reconstruction_grid(x, recon, tuple(info["value_range"]))
-        written.append(save_figure(grid, figs / "reconstructions.png"))
+        written.append(save_figure(grid, run.figure("reconstructions.png")))
         if model.noise != "none":
             noisy = model.corrupt(xt[:16], torch.Generator(device=model.device).manual_seed(0))
             denoised = model.reconstruct(noisy, None if yt is None else yt[:16]).cpu().numpy()
@@ -50,7 +51,7 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
             gain = psnr(x[:16], denoised, vr) - psnr(x[:16], noisy.cpu().numpy(), vr)
             fig = plots.denoising_grid(x[:16], noisy.cpu().numpy(), denoised, vr,
                                        title=f"{model.noise}: PSNR gain {gain:+.2f} dB on these test images")
-            written.append(save_figure(fig, figs / "denoising.png"))
+            written.append(save_figure(fig, run.figure("denoising.png")))
         if model.generative and model.conditional and model.config.condition == "label":
             classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
             per = 10
@@ -59,10 +60,10 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
             fig = plots.labelled_rows(samples.reshape(len(classes), per, *samples.shape[1:]),
                                       tuple(info["value_range"]), list(classes),
                                       title="samples from the prior, one row per label")
-            written.append(save_figure(fig, figs / "samples.png"))
+            written.append(save_figure(fig, run.figure("samples.png")))
         elif model.generative and not model.conditional:
             samples = model.sample(64, generator=gen).cpu().numpy()
-            written.append(write_data(figs / "samples.png", samples, info,
+            written.append(write_data(run.figure("samples.png"), samples, info,
                                       title="samples from the prior"))
     elif model.generative:
         if model.conditional and y_test is not None:
@@ -71,7 +72,7 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
             given = y.cpu().numpy()
             if model.config.condition == "label":  # the label column, by class name
                 classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
-                written.append(write_csv(out / "samples.csv", samples, info["columns"],
+                written.append(write_csv(run.file(run.SAMPLES), samples, info["columns"],
                                          labels=np.array([classes[k] for k in given]),
                                          label_name=info.get("label_column") or "label",
                                          categories=info.get("categories")))
@@ -79,11 +80,11 @@ def write_run_figures(model: Autoencoder, data: Dataset, out: Path) -> list[Path
                 names = [*info["condition_columns"], *info["columns"]]
                 cats = [*[()] * len(info["condition_columns"]), *(info.get("categories") or [()] * len(
                     info["columns"]))]
-                written.append(write_csv(out / "samples.csv", np.concatenate([given, samples], axis=1),
+                written.append(write_csv(run.file(run.SAMPLES), np.concatenate([given, samples], axis=1),
                                          names, categories=cats))
         elif not model.conditional:
             samples = model.sample(100, generator=gen).cpu().numpy()
-            written.append(write_data(out / "samples.csv", samples, info))
+            written.append(write_data(run.file(run.SAMPLES), samples, info))
     return written
 
 
@@ -114,18 +115,18 @@ def music_pairs(model: Autoencoder, x: np.ndarray, generator: torch.Generator) -
                       "test windows and their reconstructions (greedy decoding)", "reconstructions")
 
 
-def _music_figures(model: Autoencoder, data: Dataset, figs: Path, gen: torch.Generator) -> list[Path]:
+def _music_figures(model: Autoencoder, data: Dataset, run: RunDir, gen: torch.Generator) -> list[Path]:
     """Piano rolls (.png) and MIDI files (.mid) of a music run: :func:`music_pairs` of three test
     windows, and for a generative model samples from the prior."""
     info, written = model.data_info, []
     shown = music_pairs(model, data.x_test[:3], gen)
     for suffix in (".png", ".mid"):
-        written.append(write_data(figs / f"{shown.name}{suffix}", shown.tokens, info, titles=shown.titles,
-                                  ncols=2, title=shown.title))
+        written.append(write_data(run.figure(f"{shown.name}{suffix}"), shown.tokens, info,
+                                  titles=shown.titles, ncols=2, title=shown.title))
     if model.generative and not model.conditional and not hasattr(model, "harmonize"):
         samples = latent.sample(model, 8, generator=gen, token_temperature=0.5).cpu().numpy()
         titles = [f"sample {i}" for i in range(len(samples))]
         for suffix in (".png", ".mid"):
-            written.append(write_data(figs / f"samples{suffix}", samples, info, titles=titles,
+            written.append(write_data(run.figure(f"samples{suffix}"), samples, info, titles=titles,
                                       title="samples from the prior (tokens drawn at temperature 0.5)"))
     return written

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import datetime
 import html
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from vaelab import latent, noise, plots
-from vaelab import run as checkpoint
 from vaelab._version import __version__
 from vaelab.evaluation import metrics
 from vaelab.data import Dataset
@@ -33,7 +30,8 @@ from vaelab.report.html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.report.figures import music_pairs
-from vaelab.latent.samplers import GMM_FILE, GMMSampler, cached_gmm
+from vaelab.latent.samplers import GMMSampler, run_gmm
+from vaelab.run import RunDir
 
 N_SHOWN = 8  # rows of a table shown for table data
 
@@ -43,27 +41,25 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
     """The report of the run in ``run_dir`` (its config.json and metrics.jsonl) for ``model``,
     shown on ``data`` (test rows; the training rows fit the GMM if needed): one HTML page.
 
-    ``gmm`` is the post-hoc sampler to show; by default RUN/gmm.safetensors while it is fresh
-    (:func:`vaelab.samplers.cached_gmm`), else a 10-component GMM fitted to the training codes
-    (not written anywhere). Image data get pictures; table data get small tables with the
-    original column names instead of image grids.
+    ``gmm`` is the post-hoc sampler to show; by default RUN/gmm.safetensors while it is fresh, else a
+    GMM fitted to the training codes and not written anywhere (:func:`vaelab.latent.samplers.run_gmm`).
+    Image data get pictures; table data get small tables with the original column names instead of
+    image grids.
 
     Examples
     --------
     >>> model = vaelab.load("runs/demo")                                       # doctest: +SKIP
     >>> Path("report.html").write_text(build_report(model, "runs/demo", data))  # doctest: +SKIP
     """
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     if tuple(data.info.shape) != tuple(model.config.input_shape):
         raise ValueError(f"data {data.info.name!r} has rows of shape {tuple(data.info.shape)}; the "
                          f"model was trained on {tuple(model.config.input_shape)}")
     if gmm is None:
-        gmm = cached_gmm(model, run_dir)
-        gmm_note = f"the mixture cached in {GMM_FILE}"
-        if gmm is None:
-            gmm = latent.fit_gmm(model, data.x_train, n_components=min(10, len(data.x_train)), seed=0,
-                                 y=data.y_train if model.conditional else None)
-            gmm_note = "a mixture fitted to the training codes for this report"
+        y = data.y_train if model.conditional else None
+        gmm, fitted = run_gmm(model, run, data.x_train, y, cache=False)
+        gmm_note = "a mixture fitted to the training codes for this report" if fitted else \
+            f"the mixture cached in {RunDir.GMM}"
     else:
         gmm_note = "a mixture fitted to the training codes"
     if model.conditional and data.y_train is None:
@@ -71,9 +67,9 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
                          "condition columns it was trained with")
     page = _Page(data, model.conditional)
     with torch.no_grad():
-        sections = [("summary", "Run summary", _summary(model, run_dir, data)),
-                    ("evaluation", "Evaluation", _evaluation(run_dir)),
-                    ("curves", "Training curves", _curves(run_dir, model)),
+        sections = [("summary", "Run summary", _summary(model, run, data)),
+                    ("evaluation", "Evaluation", _evaluation(run)),
+                    ("curves", "Training curves", _curves(run, model)),
                     ("reconstructions", "Reconstructions", _reconstructions(page, model)),
                     ("samples", "Samples", _samples(page, model, gmm, gmm_note)),
                     ("interpolation", "Interpolation", _interpolation(page, model)),
@@ -82,7 +78,7 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
                     ("dimensions", "Latent dimensions", _dimensions(model, data))]
     nav = " ".join(f'<a href="#{key}">{title}</a>' for key, title, _ in sections)
     body = "\n".join(f'<h2 id="{key}">{title}</h2>\n{content}' for key, title, content in sections)
-    name = html.escape(str(run_dir))
+    name = html.escape(str(run))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>vaelab report: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<h1>vaelab report: {name}</h1>\n<p class=\"sub\">{html.escape(_describe(model, data))}"
@@ -145,22 +141,22 @@ class _Page:
 # -- sections -------------------------------------------------------------------------------
 
 
-def _summary(model: Autoencoder, run_dir: Path, data: Dataset) -> str:
-    config = checkpoint.read_config(run_dir)
-    history = checkpoint.read_metrics(run_dir)
-    train = config.get("train")
+def _summary(model: Autoencoder, run: RunDir, data: Dataset) -> str:
+    config = run.read_config()
+    history = run.read_metrics()
+    train = config.train
     best: Any = "unknown"
-    if (run_dir / checkpoint.TRAINER_STATE).exists():
-        best = int(checkpoint.load_trainer_state(run_dir)["best_epoch"])
+    if run.has(run.TRAINER_STATE):
+        best = int(run.load_trainer_state()["best_epoch"])
     last = history[-1] if history else {}
     overview = {
-        "run directory": str(run_dir),
+        "run directory": str(run),
         "epochs done": f"{len(history)}" + (f" of {train.epochs}" if train else ""),
         "best epoch (the weights shown)": best,
         "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
         **{f"last {k.replace('_', ' ')}": v for k, v in last.items()
            if k.endswith(("loss", "rec", "kl")) and isinstance(v, float)},
-        "trained with vaelab": config.get("vaelab_version"),
+        "trained with vaelab": config.vaelab_version,
         "report by vaelab": __version__,
         "report date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     }
@@ -186,17 +182,17 @@ EVALUATION_ROWS = {
 }
 
 
-def _evaluation(run_dir: Path) -> str:
-    path = run_dir / checkpoint.EVALUATION
+def _evaluation(run: RunDir) -> str:
+    path = run.file(run.EVALUATION)
     if not path.exists():
-        command = f"vaelab evaluate {html.escape(str(run_dir))}"
+        command = f"vaelab evaluate {html.escape(str(run))}"
         return (f'<p class="note">Not evaluated yet: <code>{command}</code> adds likelihoods, '
                 "active units, a linear probe and Fréchet distances here.</p>")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = run.read_evaluation()
         rows = {title: record[key] for key, title in EVALUATION_ROWS.items() if record.get(key) is not None}
         notes = [str(n) for n in record.get("notes", [])]
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
+    except (ValueError, TypeError, AttributeError) as err:
         return f'<p class="note">{html.escape(str(path))} is unreadable ({html.escape(str(err))}).</p>'
     extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     music = ""
@@ -209,12 +205,12 @@ def _evaluation(run_dir: Path) -> str:
                   "tenor_accuracy", "bass_accuracy", "order", "in_range", "parallels_per_100_beats"]
         music += "<h3>Harmonizations of the test sopranos</h3>" + table(
             ["", *fields], [[who, *(h.get(f) for f in fields)] for who, h in record["harmony"].items()])
-    return (f'<p class="note">From {html.escape(checkpoint.EVALUATION)}, written by '
+    return (f'<p class="note">From {html.escape(run.EVALUATION)}, written by '
             f"<code>vaelab evaluate</code>.</p>{kv(rows)}{music}{extra}")
 
 
-def _curves(run_dir: Path, model: Autoencoder) -> str:
-    history = checkpoint.read_metrics(run_dir)
+def _curves(run: RunDir, model: Autoencoder) -> str:
+    history = run.read_metrics()
     if not history:
         return '<p class="note">No completed epoch yet, so no curves.</p>'
     collapsed = kl_collapse(history) if model.variational else None

@@ -196,7 +196,7 @@ def test_mixed_model_learns_the_categories(mixed_run, tmp_path):
     model.save(tmp_path)
     again = vaelab.load(tmp_path)
     np.testing.assert_array_equal(again.reconstruct(torch.from_numpy(x)).numpy(), recon)
-    assert tuple(again.data_info["categories"][1]) == tuple(sorted(COLORS))
+    assert tuple(again.data_info.categories[1]) == tuple(sorted(COLORS))
 
 
 def test_mixed_data_needs_the_mixed_likelihood(tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vaelab import plots
+from vaelab.data import DataInfo
 from vaelab.data.columns import decode_cell
 from vaelab.data.tokens import REST
 from vaelab.files import atomic_path
@@ -91,7 +92,7 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
     return path
 
 
-def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any],
+def write_data(path: str | os.PathLike[str], x: np.ndarray, info: DataInfo,
                title: str | None = None, titles: Sequence[str] | None = None,
                ncols: int | None = None) -> Path:
     """Write examples ``x`` (N, *shape) in data units as a PNG grid, .npy, CSV or MIDI.
@@ -100,21 +101,21 @@ def write_data(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any]
     (its header is the data's column names); MIDI needs music (the examples in turn). ``ncols``
     sets the piano rolls per row (2 shows pairs side by side).
     """
-    path = check_output(path, str(info.get("kind")))
-    suffix, kind = path.suffix.lower(), info.get("kind")
+    path = check_output(path, str(info.kind))
+    suffix, kind = path.suffix.lower(), info.kind
     if suffix == ".npy":
         return write_npy(path, x)
     if suffix == ".png" and kind == "image":
-        return save_figure(plots.image_grid(x, tuple(info["value_range"]), title=title), path)
+        return save_figure(plots.image_grid(x, tuple(info.value_range), title=title), path)
     if suffix == ".png":
-        fig = plots.piano_rolls(x, tuple(info["pitch_range"]), titles=titles, voices=info["voices"],
-                                      steps_per_bar=4 * int(info["steps_per_quarter"]), ncols=ncols,
+        fig = plots.piano_rolls(x, tuple(info.pitch_range), titles=titles, voices=info.voices,
+                                      steps_per_bar=4 * int(info.steps_per_quarter), ncols=ncols,
                                       title=title)
         return save_figure(fig, path)
     if suffix == ".mid":
         return write_music(path, x, info)
-    columns = info.get("columns") or [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
-    return write_csv(path, x, columns, categories=info.get("categories"))
+    columns = info.columns or [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
+    return write_csv(path, x, columns, categories=info.categories)
 
 
 def in_turn(tokens: np.ndarray, gap: int) -> np.ndarray:
@@ -128,16 +129,16 @@ def in_turn(tokens: np.ndarray, gap: int) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def write_music(path: str | os.PathLike[str], x: np.ndarray, info: dict[str, Any]) -> Path:
+def write_music(path: str | os.PathLike[str], x: np.ndarray, info: DataInfo) -> Path:
     """Token examples (N, T) or (N, V, T) as one MIDI file, one track per voice, the examples in
     turn with a bar of rest between them."""
     from vaelab.data.midi import write_midi  # mido: the music extra
 
-    steps_per_bar = 4 * int(info["steps_per_quarter"])
+    steps_per_bar = 4 * int(info.steps_per_quarter)
     joined = in_turn(np.rint(x).astype(np.int64), steps_per_bar)
-    voices = list(info["voices"])
-    return write_midi(Path(path), joined if len(voices) > 1 else joined[0], tuple(info["pitch_range"]),
-                      steps_per_quarter=int(info["steps_per_quarter"]), names=voices)
+    voices = list(info.voices)
+    return write_midi(Path(path), joined if len(voices) > 1 else joined[0], tuple(info.pitch_range),
+                      steps_per_quarter=int(info.steps_per_quarter), names=voices)
 
 
 def write_codes(path: str | os.PathLike[str], z: np.ndarray, labels: np.ndarray | None = None,

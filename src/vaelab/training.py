@@ -26,7 +26,6 @@ from tqdm.auto import tqdm
 from vaelab._batching import BATCH, batches
 from vaelab.config import DataConfig, TrainConfig
 from vaelab.losses import KLSchedule
-from vaelab.data import DataInfo
 from vaelab.models import Autoencoder
 from vaelab.run import RunDir
 
@@ -209,8 +208,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
         result.history = run_path.read_metrics()[:start]
         best_state = run_path.load_weights(device)
     if run_path is not None:
-        info = DataInfo.from_dict(model.data_info) if model.data_info else None
-        run_path.write_config(model.config, info, config, data_config)
+        run_path.write_config(model.config, model.data_info, config, data_config)
 
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if config.precision == "bfloat16" else contextlib.nullcontext())

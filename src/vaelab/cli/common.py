@@ -149,7 +149,7 @@ def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, run: vaelab.Ru
     """The data a command on a run works on: ``--data``, else the run's own; shape-checked. A table
     is read as the model saw its training table: its columns by name, with its categories."""
     info = model.data_info
-    schema = vaelab.DataInfo.from_dict(info) if info.get("kind") == "table" and info.get("columns") else None
+    schema = info if info.kind == "table" and info.columns else None
     data = load_data(data_config(args, run.read_config().data), schema=schema)
     check_shape(model, data)
     return data
@@ -276,7 +276,7 @@ def read_melody_window(path: Path, flag: str, steps: int, pitch_range: tuple[int
 def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
     """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
     path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
-    kind = info.get("kind")
+    kind = info.kind
     if not path.is_file():
         raise FileNotFoundError(f"{flag} {text}: is neither a row index nor an existing file")
     suffix = path.suffix.lower()
@@ -290,11 +290,11 @@ def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
                              f"one input of shape {shape}")
         return x.reshape(shape).astype(np.float32)
     if suffix in IMAGE_FILES and kind == "image":
-        return read_image(path, flag, shape, tuple(info["value_range"]))
+        return read_image(path, flag, shape, tuple(info.value_range))
     if suffix == ".csv" and kind == "table":
-        return read_row(path, flag, list(info["columns"]))
+        return read_row(path, flag, list(info.columns))
     if suffix in (".mid", ".midi") and kind == "sequence" and len(shape) == 1:
-        return read_melody_window(path, flag, shape[0], tuple(info["pitch_range"]))
+        return read_melody_window(path, flag, shape[0], tuple(info.pitch_range))
     allowed = {"image": "an image file (.png, .jpg, ...)", "table": "a one-row .csv",
                "sequence": "a .mid file (melody runs)"}.get(kind, "")
     raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "

@@ -22,7 +22,7 @@ ALL = "all"
 
 
 def _classes(model: vaelab.Autoencoder) -> list[str]:
-    names = model.data_info.get("classes")
+    names = model.data_info.classes
     return list(names) if names else [str(i) for i in range(model.config.n_conditions)]
 
 
@@ -44,7 +44,7 @@ def label_list(text: str, model: vaelab.Autoencoder, flag: str) -> list[int]:
 
 def condition_row(text: str, model: vaelab.Autoencoder) -> np.ndarray:
     """``"col=value,..."`` naming every condition column of the model -> (A,) float32."""
-    names = list(model.data_info.get("condition_columns") or [])
+    names = list(model.data_info.condition_columns or [])
     given: dict[str, float] = {}
     for part in (p for p in text.split(",") if p.strip()):
         name, sep, value = part.partition("=")
@@ -89,11 +89,11 @@ def sample_conditions(args: argparse.Namespace, model: vaelab.Autoencoder, many:
         return [np.full(args.n, k, dtype=np.int64) for k in ids], [_classes(model)[k] for k in ids]
     if label is not None:
         raise ValueError(f"{args.run} is conditioned on the columns "
-                         f"{', '.join(model.data_info.get('condition_columns') or [])}; use --condition "
+                         f"{', '.join(model.data_info.condition_columns or [])}; use --condition "
                          "COLUMN=VALUE,...")
     if cond is None:
         raise ValueError(f"{args.run} is a conditional model: give --condition with a value for each of "
-                         f"{', '.join(model.data_info.get('condition_columns') or [])}")
+                         f"{', '.join(model.data_info.condition_columns or [])}")
     row = condition_row(cond, model)
     return [np.tile(row, (args.n, 1))], [cond]
 
@@ -132,10 +132,10 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if path.suffix.lower() == ".npy":
         outputs.write_npy(path, out)
     else:
-        if model.data_info.get("kind") != "image":
+        if model.data_info.kind != "image":
             raise ValueError(f"--out {path}: PNG output needs image data; use .npy")
         grid = np.concatenate([x[rows][:, None], out], axis=1)  # the input, then each label
-        fig = plots.labelled_rows(grid, tuple(model.data_info["value_range"]),
+        fig = plots.labelled_rows(grid, tuple(model.data_info.value_range),
                                   [f"row {i} ({classes[y[i]]})" for i in rows],
                                   ["input", *(classes[k] for k in labels)],
                                   title="each input's code decoded with every label")
@@ -150,11 +150,11 @@ def cmd_restyle(args: argparse.Namespace) -> int:
 def _quality(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray,
              info: dict[str, Any]) -> str:
     """PSNR (images) or RMSE (tables) of the noisy and the denoised data against the clean."""
-    if info.get("kind") == "image":
-        vr = tuple(info["value_range"])
+    if info.kind == "image":
+        vr = tuple(info.value_range)
         a, b = noise.psnr(clean, noisy, vr), noise.psnr(clean, denoised, vr)
         return f"PSNR against the clean data: noisy {a:.2f} dB, denoised {b:.2f} dB (gain {b - a:+.2f} dB)"
-    cats = info.get("categories")
+    cats = info.categories
     a, b = noise.rmse(clean, noisy, cats), noise.rmse(clean, denoised, cats)
     change = 100 * (b - a) / a if a else 0.0
     return (f"RMSE against the clean data: noisy {a:.4g}, denoised {b:.4g} "
@@ -195,7 +195,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     denoised = reconstruct_all(model, x, y if model.conditional else None).cpu().numpy()
     info = model.data_info
     if path.suffix.lower() == ".png":
-        if info.get("kind") != "image":
+        if info.kind != "image":
             raise ValueError(f"--out {path}: PNG output needs image data; use .csv or .npy")
         k = min(max(args.n, 1), len(x))
         shown = [("noisy", x[:k]), ("denoised", denoised[:k])]
@@ -203,7 +203,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if clean is not None:
             shown.insert(0, ("clean", clean[:k]))
             title = _quality(clean[:k], x[:k], denoised[:k], info).split(": ", 1)[1]
-        fig = plots.labelled_rows(np.stack([rows for _, rows in shown]), tuple(info["value_range"]),
+        fig = plots.labelled_rows(np.stack([rows for _, rows in shown]), tuple(info.value_range),
                                   [name for name, _ in shown], title=title)
         outputs.save_figure(fig, path)
     else:

@@ -37,7 +37,7 @@ def floats(text: str) -> tuple[float, ...]:
 def _out(text: str, info: dict[str, Any]) -> Path:
     """``--out`` checked against the kind of data before any work: PNG for images (or piano rolls
     of music), CSV for tables, MIDI for music, .npy for all."""
-    return outputs.check_output(text, str(info.get("kind")))
+    return outputs.check_output(text, str(info.kind))
 
 
 def _check_index(i: int, n: int, flag: str, split: str) -> None:
@@ -52,8 +52,8 @@ def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.n
     CSV row per example with the ``lead`` columns (name -> one value per row) before the data's,
     or for music a MIDI file with the examples in turn and piano rolls captioned with ``lead``."""
     suffix = path.suffix.lower()
-    if info.get("kind") == "sequence" and suffix in (".mid", ".png"):
-        flat = x.reshape(-1, *info["shape"])
+    if info.kind == "sequence" and suffix in (".mid", ".png"):
+        flat = x.reshape(-1, *info.shape)
         titles = [", ".join(f"{name} {_fmt(v[i])}" for name, v in lead.items()) for i in range(len(flat))]
         outputs.write_data(path, flat, info, titles=titles)
     elif suffix == ".png":
@@ -61,10 +61,10 @@ def _write(path: Path, x: np.ndarray, info: dict[str, Any], lead: dict[str, np.n
     elif suffix == ".npy":
         outputs.write_npy(path, x)
     else:
-        width = int(np.prod(info["shape"]))
-        columns = list(info.get("columns") or [f"x{i}" for i in range(width)])
+        width = int(np.prod(info.shape))
+        columns = list(info.columns or [f"x{i}" for i in range(width)])
         flat = x.reshape(-1, width)  # (rows, D)
-        cats = [*[()] * len(lead), *(info.get("categories") or [()] * width)]
+        cats = [*[()] * len(lead), *(info.categories or [()] * width)]
         outputs.write_csv(path, np.column_stack([*lead.values(), flat]), [*lead, *columns], categories=cats)
 
 
@@ -104,7 +104,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     start, end = (f"row {t}" if is_row[f] else Path(t).name for f, t in ends.items())
     title = f"{args.method} from {start} to {end}"
     _write(path, frames, info, {"step": np.arange(args.steps)},
-           lambda: plots.interpolation_strip(frames, tuple(info["value_range"]), title=title))
+           lambda: plots.interpolation_strip(frames, tuple(info.value_range), title=title))
     print(f"wrote {args.steps} steps ({args.method}) from {start} to {end} of --split {args.split} "
           f"to {path}")
     return 0
@@ -149,8 +149,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         raise ValueError("give --label A (and optionally --vs B) for a vector between classes, "
                          "or --with FILE... --without FILE... for one between two lists of files")
     if data.y_train is None or not data.info.classes:
-        hint = " (for a CSV, name its label column with --label-column)" if info.get(
-            "kind") == "table" else ""
+        hint = " (for a CSV, name its label column with --label-column)" if info.kind == "table" else ""
         raise ValueError(f"--label needs labelled data; {data.info.source} has no labels{hint}")
     classes = tuple(data.info.classes)
     label = class_id(args.label, classes, "--label")
@@ -212,7 +211,7 @@ def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: 
     shifted = latent.apply_vector(model, x[index], vector, args.strengths).cpu().numpy()  # (N, S, ...)
     s = np.asarray(args.strengths, dtype=np.float64)
     _write(path, shifted, info, {"index": np.repeat(index, len(s)), "strength": np.tile(s, len(index))},
-           lambda: plots.attribute_strip(shifted, tuple(info["value_range"]), args.strengths,
+           lambda: plots.attribute_strip(shifted, tuple(info.value_range), args.strengths,
                                          title=f"attribute vector {name}, rows {index.tolist()}"))
     vector_path = outputs.write_npy(path.with_name(path.stem + ".vector.npy"), vector.cpu().numpy())
     print(f"wrote rows {index.tolist()} of --split {args.split} shifted along {name} "
@@ -260,7 +259,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     images = t.images.cpu().numpy()  # (D, V, *shape)
     d, v = len(t.dims), len(values)
     _write(path, images, info, {"dim": np.repeat(t.dims, v), "value": np.tile(values, d)},
-           lambda: plots.traversal_grid(images, tuple(info["value_range"]), t.dims, values.tolist(),
+           lambda: plots.traversal_grid(images, tuple(info.value_range), t.dims, values.tolist(),
                                         title=f"row {args.index} of --split {args.split}"))
     print(f"wrote traversals of dims {','.join(map(str, t.dims))} over {v} values for row "
           f"{args.index} to {path}")

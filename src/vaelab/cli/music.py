@@ -5,6 +5,7 @@ ordinary ``sample``, ``interpolate`` and ``attribute`` commands, which write ``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,8 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     gen = torch.Generator(device=model.device).manual_seed(args.seed)
     result = accompany(model, notes, n_steps, variations=args.variations, temperature=args.temperature,
                        generator=gen)
-    info = dict(model.data_info, pitch_range=list(result.pitch_range))
-    bars = n_steps / (4 * int(info["steps_per_quarter"]))
+    info = dataclasses.replace(model.data_info, pitch_range=tuple(result.pitch_range))
+    bars = n_steps / (4 * int(info.steps_per_quarter))
     titles = [f"harmonization {i + 1}" for i in range(args.variations)]
     outputs.write_data(path, result.tokens, info, titles=titles,
                        title=f"{melody.name}: soprano as given, alto, tenor and bass by {args.run}")

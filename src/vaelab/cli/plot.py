@@ -16,7 +16,7 @@ from vaelab.latent.codes import decode_all
 
 
 def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
-    z_dim, kind = model.config.latent_dim, model.data_info.get("kind")
+    z_dim, kind = model.config.latent_dim, model.data_info.kind
     why = [f"this model's latent_dim is {z_dim}, not 2"] if z_dim != 2 else []
     why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
     why += ["an AE has no prior, so its codes are not on the N(0, I) scale of the grid"
@@ -31,7 +31,7 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
     grid = plots.normal_grid(args.n)  # (n*n, 2)
     with torch.no_grad():
         images = decode_all(model, grid).cpu().numpy()
-    return plots.manifold_grid(images, tuple(model.data_info["value_range"]), grid,
+    return plots.manifold_grid(images, tuple(model.data_info.value_range), grid,
                                title=f"decoded {args.n}x{args.n} grid of the prior")
 
 

@@ -47,10 +47,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         k = DEFAULT_COMPONENTS if args.components is None else args.components
         sampler, source = run_gmm(model, vaelab.RunDir(args.run), k)
-    music = model.data_info.get("kind") == "sequence"
+    music = model.data_info.kind == "sequence"
     if args.token_temperature is not None and not music:
         raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "
-                         f"{model.data_info.get('kind')} data")
+                         f"{model.data_info.kind} data")
     token_temperature = (MUSIC_TOKEN_TEMPERATURE if args.token_temperature is None
                          else args.token_temperature) if music else None
     # A CPU generator: the same --seed gives the same codes on every device.
@@ -64,7 +64,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if conditions[0] is not None:
         given = f" given {', '.join(names)}" if len(names) <= 3 else f" for each of {len(names)} labels"
     if len(groups) > 1 and path.suffix.lower() == ".png":
-        fig = plots.labelled_rows(np.stack(groups), tuple(model.data_info["value_range"]), names,
+        fig = plots.labelled_rows(np.stack(groups), tuple(model.data_info.value_range), names,
                                   title=title + " per label")
         outputs.save_figure(fig, path)
     else:
@@ -82,17 +82,17 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     y = None if y is None or not model.conditional else y[: len(x)]
     recon = reconstruct_all(model, x, y).cpu().numpy()
     info = model.data_info
-    if path.suffix.lower() == ".png" and info.get("kind") == "image":
-        outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info["value_range"])), path)
-    elif path.suffix.lower() == ".png" and info.get("kind") == "sequence":  # inputs next to outputs
+    if path.suffix.lower() == ".png" and info.kind == "image":
+        outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info.value_range)), path)
+    elif path.suffix.lower() == ".png" and info.kind == "sequence":  # inputs next to outputs
         titles = [f"{who} {i}" for i in range(len(x)) for who in ("input", "reconstruction")]
         outputs.write_data(path, outputs.interleave(x, recon), info, titles=titles, ncols=2)
     else:
         outputs.write_data(path, recon, info)
-    if info.get("kind") == "sequence":
+    if info.kind == "sequence":
         print(f"wrote {len(x)} reconstructions to {path} (token accuracy {np.mean(recon == x):.3f})")
         return 0
-    err = noise.table_errors(x, recon, info.get("categories")) if info.get("kind") == "table" \
+    err = noise.table_errors(x, recon, info.categories) if info.kind == "table" \
         else f"RMSE {noise.rmse(x, recon):.4g} in data units"
     print(f"wrote {len(x)} reconstructions to {path} ({err})")
     return 0
@@ -131,7 +131,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "run": str(args.run), "vaelab_version": config.vaelab_version,
         "model": model.config.to_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "data": model.data_info,
+        "data": model.data_info.to_dict(),
         "train": config.train.to_dict() if config.train else None,
         "epochs_done": len(metrics), "last_metrics": metrics[-1] if metrics else None,
         "size_bytes": size,
@@ -152,10 +152,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if extras:
         print(f"           {'; '.join(extras)}")
     d = model.data_info
-    print(f"data       {d.get('name')} ({d.get('kind')}, shape {tuple(d.get('shape', ()))}, "
-          f"values {tuple(d.get('value_range', ()))})")
-    if d.get("categories"):
-        named = [f"{c} ({len(k)})" for c, k in zip(d["columns"], d["categories"], strict=True) if k]
+    print(f"data       {d.name} ({d.kind}, shape {tuple(d.shape)}, "
+          f"values {tuple(d.value_range)})")
+    if d.categories:
+        named = [f"{c} ({len(k)})" for c, k in zip(d.columns, d.categories, strict=True) if k]
         print(f"           categorical columns (categories): {', '.join(named)}")
     if report["train"]:
         t = report["train"]

@@ -35,7 +35,7 @@ def sequence_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int,
     """The music fields of :class:`vaelab.evaluation.Evaluation` for rows ``x`` (N, *shape) of
     ``data`` (tokens), given the model's mean NLL and -ELBO per example on them (or None)."""
     info = data.info
-    if hasattr(model, "harmonize"):
+    if model.harmonizes:
         return {"harmony": harmony_scores(model, data, x, seed)}
     steps = int(np.prod(x.shape[1:]))  # tokens per example: T, or V * T
     n_tokens = int(info.value_range[1]) + 1

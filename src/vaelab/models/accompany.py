@@ -39,6 +39,7 @@ class Accompany(VAE):
     """
 
     data_kinds = ("sequence",)
+    harmonizes = True
 
     def __init__(self, config: ModelConfig) -> None:
         shape = tuple(config.input_shape)

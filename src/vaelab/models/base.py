@@ -76,6 +76,8 @@ class Autoencoder(nn.Module, ABC):
     variational: ClassVar[bool] = True
     #: whether both networks take a condition y (labels or attribute columns), which is then required
     conditional: ClassVar[bool] = False
+    #: whether the model writes voices under a given melody (``harmonize``; the accompany model)
+    harmonizes: ClassVar[bool] = False
     #: what ``noise="auto"`` means for this model
     default_noise: ClassVar[str] = "none"
 
@@ -95,9 +97,9 @@ class Autoencoder(nn.Module, ABC):
         self.config = config
         #: the corruption applied to inputs in training (``"none"`` or ``KIND:LEVEL``)
         self.noise = self.default_noise if config.noise == AUTO else config.noise
-        #: description of the training data (name, kind, shape, value range, columns, classes);
-        #: plain JSON-able metadata, stored in config.json.
-        self.data_info: dict[str, Any] = {}
+        #: the training data's description (kind, shape, value range, columns, classes, ...), stored
+        #: in config.json; None for a model built from a config alone.
+        self.data_info: DataInfo | None = None
         self.condition = Condition(config) if config.condition in ("label", "columns") else None
         cond_dim = self.condition.dim if self.condition is not None else 0
         self.encoder = lookup(ENCODERS, config.arch, "architecture")(
@@ -147,9 +149,9 @@ class Autoencoder(nn.Module, ABC):
         """What a conditional model's ``y`` must be, with the known labels or columns, for errors."""
         info = self.data_info
         if self.config.condition == "columns":
-            names = info.get("condition_columns") or [f"c{i}" for i in range(self.config.n_conditions)]
+            names = (info and info.condition_columns) or [f"c{i}" for i in range(self.config.n_conditions)]
             return f"conditions for the columns {', '.join(names)}"
-        classes = info.get("classes") or [str(i) for i in range(self.config.n_conditions)]
+        classes = (info and info.classes) or [str(i) for i in range(self.config.n_conditions)]
         numeric = any(name.strip().lstrip("+-").isdigit() for name in classes)  # ids would be ambiguous
         known = ", ".join(name if numeric else f"{i} ({name})" for i, name in enumerate(classes))
         return f"labels y, one of: {known}"
@@ -166,10 +168,10 @@ class Autoencoder(nn.Module, ABC):
         noise = self.noise if noise is None else noise
         if noise == "none":
             return x
-        value_range = self.data_info.get("value_range")
-        vr = None if value_range is None else (float(value_range[0]), float(value_range[1]))
+        info = self.data_info
+        vr = None if info is None else info.value_range
         shift, scale = self.scaler.shift, self.scaler.scale
-        if self.data_info.get("kind") == "image" and vr is not None and vr[1] > vr[0]:
+        if info is not None and info.kind == "image" and vr[1] > vr[0]:
             shift, scale = torch.full_like(shift, vr[0]), torch.full_like(scale, vr[1] - vr[0])
         noisy = corrupt(x, noise, shift, scale, vr, generator)
         if self.config.categories:  # noise on category codes means nothing: keep them
@@ -244,7 +246,7 @@ class Autoencoder(nn.Module, ABC):
     def save(self, run_dir: str | os.PathLike[str]) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (atomically)."""
         run = RunDir(run_dir)
-        run.write_config(self.config, DataInfo.from_dict(self.data_info) if self.data_info else None)
+        run.write_config(self.config, self.data_info)
         run.save_weights(self.state_dict())
 
     @classmethod
@@ -274,7 +276,7 @@ def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") ->
         model = lookup(MODELS, config.model.model, "model")(config.model)
     except ValueError as err:
         raise ValueError(f"{run.file(RunDir.CONFIG)}: {err}") from None
-    model.data_info = config.data_info.to_dict() if config.data_info is not None else {}
+    model.data_info = config.data_info
     state = run.load_weights(device="cpu")
     try:
         model.load_state_dict(state, strict=True)

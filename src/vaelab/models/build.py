@@ -140,7 +140,7 @@ def build_model(config: ModelConfig | None = None, data: Any = None, *, seed: in
             torch.manual_seed(seed)
         model: Autoencoder = model_cls(config)
     if data is not None:
-        model.data_info = data.info.to_dict()
+        model.data_info = data.info
         if data.info.kind == "sequence":
             _check_tokens(data.info, data.x_train)  # tokens are their own units: identity scaler
         elif config.likelihood == "bernoulli":

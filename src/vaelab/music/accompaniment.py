@@ -46,7 +46,7 @@ class Accompaniment:
 
 def soprano_span(model: Autoencoder) -> tuple[int, int]:
     """Where a melody must lie for ``model``: the conventional soprano range within its vocabulary."""
-    lo, hi = model.data_info["pitch_range"]
+    lo, hi = model.data_info.pitch_range
     s_lo, s_hi = harmony.voice_ranges()["soprano"]
     return max(lo, s_lo), min(hi, s_hi)
 
@@ -72,7 +72,7 @@ def accompany(model: Autoencoder, melody: list[Note], n_steps: int, variations: 
     >>> result = accompany(model, notes, n_steps, variations=3)
     >>> result.tokens.shape                   # (3, 4, n_steps)
     """
-    if not hasattr(model, "harmonize"):
+    if not model.harmonizes:
         raise ValueError(f"accompany needs a harmonizer (--model accompany); this run holds a "
                          f"{model.config.model}")
     check_int(variations, "variations", 1)
@@ -81,7 +81,7 @@ def accompany(model: Autoencoder, melody: list[Note], n_steps: int, variations: 
         raise ValueError("the melody has no notes; give a MIDI file with a melody")
     span = (min(n.pitch for n in melody), max(n.pitch for n in melody))
     shift = harmony.fit_transposition(span, soprano_span(model))
-    lo, hi = model.data_info["pitch_range"]
+    lo, hi = model.data_info.pitch_range
     moved = [Note(n.pitch + shift, n.start, n.duration) for n in melody]
     soprano = notes_to_tokens(moved, n_steps, (lo, hi))  # (n_steps,)
     window = int(model.config.input_shape[-1])

@@ -35,30 +35,30 @@ def write_run_figures(model: Autoencoder, data: Dataset, run_dir: str | os.PathL
     y_test = None
     if model.conditional and data.y_test is not None:
         y_test = torch.as_tensor(data.y_test, device=model.device)
-    if info.get("kind") == "sequence":
+    if info.kind == "sequence":
         written += _music_figures(model, data, run, gen)
-    elif info.get("kind") == "image":
+    elif info.kind == "image":
         x = data.x_test[:30]
         xt = torch.from_numpy(x).to(model.device)
         yt = None if y_test is None else y_test[:30]
         recon = model.reconstruct(xt, yt).cpu().numpy()
-        grid = plots.reconstruction_grid(x, recon, tuple(info["value_range"]))
+        grid = plots.reconstruction_grid(x, recon, tuple(info.value_range))
         written.append(save_figure(grid, run.figure("reconstructions.png")))
         if model.noise != "none":
             noisy = model.corrupt(xt[:16], torch.Generator(device=model.device).manual_seed(0))
             denoised = model.reconstruct(noisy, None if yt is None else yt[:16]).cpu().numpy()
-            vr = tuple(info["value_range"])
+            vr = tuple(info.value_range)
             gain = psnr(x[:16], denoised, vr) - psnr(x[:16], noisy.cpu().numpy(), vr)
             fig = plots.denoising_grid(x[:16], noisy.cpu().numpy(), denoised, vr,
                                        title=f"{model.noise}: PSNR gain {gain:+.2f} dB on these test images")
             written.append(save_figure(fig, run.figure("denoising.png")))
         if model.generative and model.conditional and model.config.condition == "label":
-            classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
+            classes = info.classes or [str(k) for k in range(model.config.n_conditions)]
             per = 10
             labels = torch.arange(len(classes), device=model.device).repeat_interleave(per)
             samples = model.sample(len(labels), labels, generator=gen).cpu().numpy()
             fig = plots.labelled_rows(samples.reshape(len(classes), per, *samples.shape[1:]),
-                                      tuple(info["value_range"]), list(classes),
+                                      tuple(info.value_range), list(classes),
                                       title="samples from the prior, one row per label")
             written.append(save_figure(fig, run.figure("samples.png")))
         elif model.generative and not model.conditional:
@@ -71,15 +71,15 @@ def write_run_figures(model: Autoencoder, data: Dataset, run_dir: str | os.PathL
             samples = model.sample(100, y, generator=gen).cpu().numpy()
             given = y.cpu().numpy()
             if model.config.condition == "label":  # the label column, by class name
-                classes = info.get("classes") or [str(k) for k in range(model.config.n_conditions)]
-                written.append(write_csv(run.file(run.SAMPLES), samples, info["columns"],
+                classes = info.classes or [str(k) for k in range(model.config.n_conditions)]
+                written.append(write_csv(run.file(run.SAMPLES), samples, info.columns,
                                          labels=np.array([classes[k] for k in given]),
-                                         label_name=info.get("label_column") or "label",
-                                         categories=info.get("categories")))
+                                         label_name=info.label_column or "label",
+                                         categories=info.categories))
             else:  # the condition columns first, then the features
-                names = [*info["condition_columns"], *info["columns"]]
-                cats = [*[()] * len(info["condition_columns"]), *(info.get("categories") or [()] * len(
-                    info["columns"]))]
+                names = [*info.condition_columns, *info.columns]
+                cats = [*[()] * len(info.condition_columns), *(info.categories or [()] * len(
+                    info.columns))]
                 written.append(write_csv(run.file(run.SAMPLES), np.concatenate([given, samples], axis=1),
                                          names, categories=cats))
         elif not model.conditional:
@@ -105,7 +105,7 @@ def music_pairs(model: Autoencoder, x: np.ndarray, generator: torch.Generator) -
     """A harmonizer's voices under the sopranos of token windows ``x`` (N, 4, T), drawn at
     temperature 0.5; for other music models, greedy reconstructions of ``x``."""
     xt = torch.from_numpy(x).to(model.device)
-    if hasattr(model, "harmonize"):
+    if model.harmonizes:
         made = model.harmonize(xt[:, 0], n_variations=1, temperature=0.5, generator=generator)[:, 0]
         titles = [f"{who}, test window {i}" for i in range(len(x)) for who in ("original", "harmonizer")]
         return MusicPairs(interleave(x, made.cpu().numpy()), titles, "test windows, then the harmonizer's "
@@ -123,7 +123,7 @@ def _music_figures(model: Autoencoder, data: Dataset, run: RunDir, gen: torch.Ge
     for suffix in (".png", ".mid"):
         written.append(write_data(run.figure(f"{shown.name}{suffix}"), shown.tokens, info,
                                   titles=shown.titles, ncols=2, title=shown.title))
-    if model.generative and not model.conditional and not hasattr(model, "harmonize"):
+    if model.generative and not model.conditional and not model.harmonizes:
         samples = latent.sample(model, 8, generator=gen, token_temperature=0.5).cpu().numpy()
         titles = [f"sample {i}" for i in range(len(samples))]
         for suffix in (".png", ".mid"):

@@ -229,10 +229,6 @@ def _reconstruct(model: Autoencoder, x: np.ndarray, y: np.ndarray | None) -> np.
     return model.reconstruct(torch.from_numpy(x).to(model.device), y_t).cpu().numpy()
 
 
-def _harmonizer(model: Autoencoder) -> bool:
-    return hasattr(model, "harmonize")
-
-
 def _reconstructions(page: _Page, model: Autoencoder) -> str:
     if page.music:
         shown = music_pairs(model, page.data.x_test[:3], torch.Generator(model.device).manual_seed(0))
@@ -254,7 +250,7 @@ def _reconstructions(page: _Page, model: Autoencoder) -> str:
 
 
 def _samples(page: _Page, model: Autoencoder, gmm: GMMSampler, gmm_note: str) -> str:
-    if page.music and _harmonizer(model):
+    if page.music and model.harmonizes:
         return ('<p class="note">A harmonizer writes voices under a given melody; see the '
                 "reconstructions above, and <code>vaelab accompany RUN melody.mid</code>.</p>")
     n = 6 if page.music else 64 if page.image else N_SHOWN
@@ -309,7 +305,7 @@ def _pair(page: _Page) -> tuple[int, int] | None:
 
 
 def _interpolation(page: _Page, model: Autoencoder) -> str:
-    if page.music and _harmonizer(model):
+    if page.music and model.harmonizes:
         return '<p class="note">Not drawn for a harmonizer, whose decoder needs a melody.</p>'
     pair = _pair(page)
     if pair is None:
@@ -329,7 +325,7 @@ def _interpolation(page: _Page, model: Autoencoder) -> str:
 
 
 def _traversals(page: _Page, model: Autoencoder) -> str:
-    if page.music and _harmonizer(model):
+    if page.music and model.harmonizes:
         return '<p class="note">Not drawn for a harmonizer, whose decoder needs a melody.</p>'
     x = page.data.x_test
     t = latent.traverse(model, x[:1], reference=x, n_dims=min(5, model.config.latent_dim),

@@ -114,6 +114,30 @@ def _split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.
     return perm[n_val:], perm[:n_val]
 
 
+@dataclass
+class _Rows:
+    """The training and validation rows on the device: x (N, *shape), y (N,) labels, (N, A)
+    conditions or None; ``data_id`` fingerprints the training array for resuming."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor | None
+    x_val: torch.Tensor
+    y_val: torch.Tensor | None
+    data_id: str
+
+
+@dataclass
+class _State:
+    """Where training stands: what a checkpoint saves and ``resume`` restores."""
+
+    epoch: int = 0
+    step: int = 0
+    best_val: float = math.inf
+    bad_epochs: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    result: FitResult = field(default_factory=FitResult)
+
+
 def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None = None,
         config: TrainConfig | None = None, *, run_dir: str | os.PathLike[str] | None = None,
         data_config: DataConfig | None = None, resume: bool = False,
@@ -134,7 +158,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     run_dir : where to checkpoint; None keeps everything in memory.
     data_config : how ``x`` was loaded, stored in config.json for later commands.
     resume : continue the run in ``run_dir``.
-    progress : show a tqdm progress bar per epoch (on stderr).
+    progress : show a tqdm progress bar (on stderr).
 
     Returns
     -------
@@ -153,16 +177,48 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)
-    run_path = RunDir(run_dir) if run_dir is not None else None
-    if resume and run_path is None:
+    run = RunDir(run_dir) if run_dir is not None else None
+    if resume and run is None:
         raise ValueError("resume=True needs the run_dir to resume from")
+    rows = _prepare(model, x, y, config, device, fingerprinted=run is not None)
+    model.to(device)
+    optimizer = make_optimizer(model, config, device)
+    shuffle = torch.Generator().manual_seed(config.seed + 1)
+    torch.manual_seed(config.seed)
+    state = _State()
+    if resume:
+        _restore(run, rows, model, optimizer, shuffle, state, config, device)
+    if run is not None:
+        run.write_config(model.config, model.data_info, config, data_config)
+    steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
+    kl_weight = KLSchedule.from_config(config, steps_per_epoch)
+    step = _step_function(model, optimizer, config, device)
+    # One bar for the whole run (on stderr), so that short epochs do not print a line each.
+    bar = tqdm(total=config.epochs * steps_per_epoch, initial=state.epoch * steps_per_epoch,
+               disable=not progress, unit="batch", mininterval=0.5, dynamic_ncols=True)
+    try:
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            bar.set_description(f"epoch {epoch}/{config.epochs}")
+            record = _train_epoch(model, rows, step, kl_weight, shuffle, state, config, epoch, bar, run)
+            if _end_epoch(model, rows, record, optimizer, shuffle, state, config, device, run):
+                break
+    finally:
+        bar.close()
+    if state.best_state is not None and len(rows.x_val):
+        model.load_state_dict(state.best_state)
+    model.eval()
+    return state.result
+
+
+def _prepare(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None,
+             config: TrainConfig, device: torch.device, fingerprinted: bool) -> _Rows:
+    """Check the rows against the model, move them to the device once and split off validation."""
     x_np = np.asarray(x, dtype=np.float32)
     if tuple(x_np.shape[1:]) != tuple(model.config.input_shape):
         raise ValueError(f"data rows have shape {tuple(x_np.shape[1:])}, the model expects "
                          f"{tuple(model.config.input_shape)}")
     if len(x_np) < 1:
         raise ValueError("there are no training rows")
-    model.to(device)
     x_all = torch.from_numpy(x_np).to(device)  # (N, *shape)
     y_all = None
     if y is not None:  # class ids (N,) or condition columns (N, A)
@@ -172,132 +228,128 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
                              "row per data row")
         dtype = torch.float32 if y_np.dtype.kind == "f" else torch.long
         y_all = torch.as_tensor(y_np, dtype=dtype).to(device)
-    train_idx, val_idx = _split(len(x_all), config.val_fraction, config.seed)
-    x_train, x_val = x_all[train_idx.to(device)], x_all[val_idx.to(device)]
-    y_train = None if y_all is None else y_all[train_idx.to(device)]
-    y_val = None if y_all is None else y_all[val_idx.to(device)]
-    n_train, bs = len(x_train), config.batch_size
-    steps_per_epoch = math.ceil(n_train / bs)
-    kl_weight = KLSchedule.from_config(config, steps_per_epoch)
+    train_idx, val_idx = (i.to(device) for i in _split(len(x_all), config.val_fraction, config.seed))
+    return _Rows(x_all[train_idx], None if y_all is None else y_all[train_idx], x_all[val_idx],
+                 None if y_all is None else y_all[val_idx], fingerprint(x_np) if fingerprinted else "")
 
-    optimizer = make_optimizer(model, config, device)
-    shuffle = torch.Generator().manual_seed(config.seed + 1)
-    torch.manual_seed(config.seed)
-    data_id = fingerprint(x_np) if run_path is not None else ""
-    result = FitResult()
-    start, step, best_val, bad_epochs = 0, 0, math.inf, 0
-    best_state: dict[str, torch.Tensor] | None = None
 
-    if resume:
-        assert run_path is not None
-        state = run_path.load_trainer_state()
-        if state.get("data") != data_id:
-            raise ValueError(f"{run_path}: the data differ from the data this run was trained on; "
-                             "resume with the same data, or start a new run")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        for group in optimizer.param_groups:  # a resumed run may lower the learning rate
-            group.update(lr=config.lr, weight_decay=config.weight_decay)
-        torch.set_rng_state(state["rng"])
-        shuffle.set_state(state["shuffle_rng"])
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"])
-        start, step = int(state["epoch"]), int(state["step"])
-        best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
-        result.best_epoch = int(state["best_epoch"])
-        result.history = run_path.read_metrics()[:start]
-        best_state = run_path.load_weights(device)
-    if run_path is not None:
-        run_path.write_config(model.config, model.data_info, config, data_config)
+def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.optim.Optimizer,
+             shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device) -> None:
+    """Continue the run in ``run``: weights, optimizer, RNG states, counters, history, best weights."""
+    saved = run.load_trainer_state()
+    if saved.get("data") != rows.data_id:
+        raise ValueError(f"{run}: the data differ from the data this run was trained on; "
+                         "resume with the same data, or start a new run")
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    for group in optimizer.param_groups:  # a resumed run may lower the learning rate
+        group.update(lr=config.lr, weight_decay=config.weight_decay)
+    torch.set_rng_state(saved["rng"])
+    shuffle.set_state(saved["shuffle_rng"])
+    if device.type == "cuda" and "cuda_rng" in saved:
+        torch.cuda.set_rng_state(saved["cuda_rng"])
+    state.epoch, state.step = int(saved["epoch"]), int(saved["step"])
+    state.best_val, state.bad_epochs = float(saved["best_val"]), int(saved["bad_epochs"])
+    state.result.best_epoch = int(saved["best_epoch"])
+    state.result.history = run.read_metrics()[:state.epoch]
+    state.best_state = run.load_weights(device)
 
+
+def _step_function(model: Autoencoder, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                   device: torch.device) -> Any:
+    """One optimizer step on a batch: ``step(xb, yb, kl_weight) -> Losses`` (detached)."""
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if config.precision == "bfloat16" else contextlib.nullcontext())
     params = [p for p in model.parameters() if p.requires_grad]
     # Compiled, the KL weight goes in as a tensor so that warm-up does not recompile every step.
     loss_fn = torch.compile(model.loss, dynamic=False) if config.compile else model.loss
-    # One bar for the whole run (on stderr), so that short epochs do not print a line each.
-    bar = tqdm(total=config.epochs * steps_per_epoch, initial=start * steps_per_epoch,
-               disable=not progress, unit="batch", mininterval=0.5, dynamic_ncols=True)
-    try:
-        for epoch in range(start + 1, config.epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
-            order = torch.randperm(n_train, generator=shuffle).to(device)
-            xs = x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
-            ys = None if y_train is None else y_train[order]
-            # Per-step losses stay on the device as detached scalars; one stack at the end of the
-            # epoch turns them into sums and finds a first non-finite step without a sync per step.
-            steps: list[torch.Tensor] = []
-            bar.set_description(f"epoch {epoch}/{config.epochs}")
-            for i in range(steps_per_epoch):
-                xb = xs[i * bs:(i + 1) * bs]
-                yb = None if ys is None else ys[i * bs:(i + 1) * bs]
-                with autocast:
-                    weight = kl_weight(step)
-                    losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
-                optimizer.zero_grad(set_to_none=True)
-                losses.total.backward()
-                if config.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
-                optimizer.step()
-                steps.append(losses.total.detach())
-                steps.append(losses.rec.detach())
-                steps.append(losses.kl.detach())
-                step += 1
-                if progress:
-                    bar.update()
-                    if i % 50 == 0:
-                        loss, rec, kl = torch.stack(steps).float().view(-1, 3).mean(0).tolist()
-                        bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
-            per_step = torch.stack(steps).float().view(-1, 3)  # (steps, 3): total, rec, kl
-            sizes = torch.full((steps_per_epoch, 1), float(bs), device=device)
-            sizes[-1] = n_train - bs * (steps_per_epoch - 1)
-            train_loss, train_rec, train_kl = ((per_step * sizes).sum(0) / n_train).tolist()
-            seconds = time.perf_counter() - t0
-            bad = (~torch.isfinite(per_step[:, 0])).nonzero()
-            if len(bad) or not math.isfinite(train_loss):
-                first_bad = int(bad[0, 0]) if len(bad) else 0
-                where = f"{run_path}" if run_path is not None else "nothing was saved (no run_dir)"
-                raise NonFiniteLossError(
-                    f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
-                    f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
-                    "lower the learning rate or clip the gradient norm"
-                )
-            record: dict[str, Any] = {
-                "epoch": epoch, "step": step, "train_loss": train_loss, "train_rec": train_rec,
-                "train_kl": train_kl, "kl_weight": kl_weight(step - 1),
-                "seconds": seconds, "samples_per_s": n_train / seconds,
-            }
-            improved = True
-            if len(x_val):
-                val = mean_losses(model, x_val, y_val, seed=config.seed)
-                record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
-                improved = val["loss"] < best_val
-                if improved:
-                    best_val, bad_epochs = val["loss"], 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    bad_epochs += 1
-            if improved:
-                result.best_epoch = epoch
-            result.history.append(record)
-            if run_path is not None:
-                run_path.save_trainer_state({
-                    "epoch": epoch, "step": step, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
-                    "shuffle_rng": shuffle.get_state(), "best_val": best_val,
-                    "best_epoch": result.best_epoch, "bad_epochs": bad_epochs, "data": data_id,
-                    **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
-                })
-                if improved:
-                    run_path.save_weights(model.state_dict())
-                run_path.write_metrics(result.history)
-            if config.patience and bad_epochs >= config.patience:
-                result.stopped_early = True
-                break
-    finally:
-        bar.close()
-    if best_state is not None and len(x_val):
-        model.load_state_dict(best_state)
-    model.eval()
-    return result
+
+    def step(xb: torch.Tensor, yb: torch.Tensor | None, weight: float) -> Any:
+        with autocast:
+            losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+        optimizer.step()
+        return losses.detach()
+
+    return step
+
+
+def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedule,
+                 shuffle: torch.Generator, state: _State, config: TrainConfig, epoch: int, bar: Any,
+                 run: RunDir | None) -> dict[str, Any]:
+    """One pass over the shuffled training rows; returns the epoch's record (without validation)."""
+    model.train()
+    t0 = time.perf_counter()
+    n, bs = len(rows.x_train), config.batch_size
+    steps_per_epoch = math.ceil(n / bs)
+    order = torch.randperm(n, generator=shuffle).to(rows.x_train.device)
+    xs = rows.x_train[order]  # (N_train, *shape): one gather per epoch, then contiguous slices
+    ys = None if rows.y_train is None else rows.y_train[order]
+    # Per-step losses stay on the device as detached scalars; one stack at the end of the epoch
+    # turns them into sums and finds a first non-finite step without a sync per step.
+    per_step: list[torch.Tensor] = []
+    for i in range(steps_per_epoch):
+        losses = step(xs[i * bs:(i + 1) * bs], None if ys is None else ys[i * bs:(i + 1) * bs],
+                      kl_weight(state.step))
+        per_step += [losses.total, losses.rec, losses.kl]
+        state.step += 1
+        if not bar.disable:
+            bar.update()
+            if i % 50 == 0:
+                loss, rec, kl = torch.stack(per_step).float().view(-1, 3).mean(0).tolist()
+                bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
+    table = torch.stack(per_step).float().view(-1, 3)  # (steps, 3): total, rec, kl
+    sizes = torch.full((steps_per_epoch, 1), float(bs), device=table.device)
+    sizes[-1] = n - bs * (steps_per_epoch - 1)  # the last batch may be short
+    train_loss, train_rec, train_kl = ((table * sizes).sum(0) / n).tolist()
+    seconds = time.perf_counter() - t0
+    bad = (~torch.isfinite(table[:, 0])).nonzero()
+    if len(bad) or not math.isfinite(train_loss):
+        first_bad = int(bad[0, 0]) if len(bad) else 0
+        where = f"{run}" if run is not None else "nothing was saved (no run_dir)"
+        raise NonFiniteLossError(
+            f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
+            f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
+            "lower the learning rate or clip the gradient norm"
+        )
+    return {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_rec": train_rec,
+            "train_kl": train_kl, "kl_weight": kl_weight(state.step - 1), "seconds": seconds,
+            "samples_per_s": n / seconds}
+
+
+def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimizer: torch.optim.Optimizer,
+               shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device,
+               run: RunDir | None) -> bool:
+    """Validate, keep the best weights, checkpoint the epoch; returns whether to stop early."""
+    epoch = record["epoch"]
+    improved = True
+    if len(rows.x_val):
+        val = mean_losses(model, rows.x_val, rows.y_val, seed=config.seed)
+        record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
+        improved = val["loss"] < state.best_val
+        if improved:
+            state.best_val, state.bad_epochs = val["loss"], 0
+            state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+    if improved:
+        state.result.best_epoch = epoch
+    state.result.history.append(record)
+    state.epoch = epoch
+    if run is not None:
+        run.save_trainer_state({
+            "epoch": epoch, "step": state.step, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+            "shuffle_rng": shuffle.get_state(), "best_val": state.best_val,
+            "best_epoch": state.result.best_epoch, "bad_epochs": state.bad_epochs, "data": rows.data_id,
+            **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
+        })
+        if improved:
+            run.save_weights(model.state_dict())
+        run.write_metrics(state.result.history)
+    stop = bool(config.patience and state.bad_epochs >= config.patience)
+    state.result.stopped_early = stop
+    return stop

@@ -38,8 +38,10 @@ MODULES: dict[str, str] = {
 def _checkpoint() -> ModuleType:
     """vaelab 0.1's ``checkpoint`` module, whose functions are now :class:`vaelab.run.RunDir` methods and
     :func:`vaelab.load`: the same functions, built on them."""
-    from vaelab.models.base import load
-    from vaelab.run import RunDir
+    # By name, like every alias here: this module sits at the bottom of the layers (the package root
+    # imports it), so it must not import the models statically.
+    load = importlib.import_module("vaelab.models.base").load
+    RunDir = importlib.import_module("vaelab.run").RunDir  # noqa: N806 (the class)
 
     def read_config(run_dir: object) -> dict[str, object]:
         c = RunDir(run_dir).read_config()  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
-from vaelab.cli import conditional as cli_conditional
+from vaelab.cli.conditions import sample_conditions
 from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
 from vaelab.latent.codes import decode_all, reconstruct_all
 from vaelab.latent.samplers import DEFAULT_COMPONENTS, GMMSampler
@@ -36,7 +36,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ValueError(f"--components {args.components}: a GMM needs at least 1 component")
     path = outputs.check_suffix(args.out)
     model, _, _ = open_run(args)
-    conditions, names = cli_conditional.sample_conditions(args, model)
+    conditions, names = sample_conditions(args, model)
     if args.sampler == "prior":
         if not model.generative:
             raise ValueError("an AE has no prior over its codes, so it cannot sample from a prior; "
@@ -114,7 +114,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     path = outputs.check_suffix(args.out)
     z = outputs.read_codes(args.latents, model.config.latent_dim)
     args.n = len(z)
-    conditions, _ = cli_conditional.sample_conditions(args, model, many=False)
+    conditions, _ = sample_conditions(args, model, many=False)
     x = decode_all(model, z, conditions[0]).cpu().numpy()
     outputs.write_data(path, x, model.data_info, title=f"decoded from {Path(args.latents).name}")
     print(f"decoded {len(z)} codes to {path}")

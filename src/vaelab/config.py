@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, MODELS, lookup
+from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, MODELS, filled, lookup
 
 AUTO = "auto"
 BINARIZE = ("none", "dynamic")
@@ -97,86 +97,92 @@ class _Config:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
+def _field(default: Any, help: str, flag: bool = True) -> Any:
+    """A config field with its one description, ``help``, which the docstring and ``vaelab train
+    --help`` both show; ``flag=False`` for fields set from the data (no command-line flag)."""
+    return dataclasses.field(default=default, metadata={"help": help, "flag": flag})
+
+
+def field_help(cls: type) -> dict[str, tuple[str, bool]]:
+    """``{field name: (help, is a command-line flag)}`` of a config class, in field order."""
+    return {f.name: (f.metadata["help"], f.metadata["flag"]) for f in fields(cls) if "help" in f.metadata}
+
+
+def _document(cls: type) -> type:
+    """Append a numpydoc Parameters section, built from the fields' help, to the class docstring."""
+    lines = [f"    {name} : {text}" for name, (text, _) in field_help(cls).items()]
+    cls.__doc__ = f"{cls.__doc__}\n\n    Parameters\n    ----------\n" + "\n".join(lines) + "\n"
+    return cls
+
+
+@_document
 @dataclass(frozen=True)
 class ModelConfig(_Config):
     """What to build.
 
     ``"auto"`` fields and ``input_shape`` are resolved from the data by :func:`vaelab.build_model`:
-    conv backbone and Bernoulli likelihood for images, MLP and Gaussian for tables.
-
-    Parameters
-    ----------
-    model : registered model name, ``"vae"`` or ``"ae"``.
-    arch : backbone, ``"mlp"``, ``"conv"`` or ``"auto"``.
-    latent_dim : size of the code z.
-    hidden : widths of the dense layers (encoder order; the decoder mirrors them), or the state sizes
-        of the recurrent layers for ``arch="rnn"``. ``()`` means the backbone's default.
-    channels : conv backbone: channels of the first stride-2 layer; doubled per layer, capped at 8x.
-    activation : one of ``relu, silu, gelu, tanh, elu``.
-    likelihood : ``"bernoulli"`` (data in a known range, read as probabilities), ``"gaussian"`` (data
-        standardized by a stored scaler) or ``"auto"``.
-    scale : Gaussian likelihood: ``"learned"`` per-dimension scale or ``"fixed"`` at ``sigma``.
-    sigma : Gaussian scale in standardized units (the fixed value, or the learned one's start).
-    binarize : ``"dynamic"`` draws x ~ Bernoulli(pixel intensity) afresh for every batch, the standard
-        set-up for likelihoods on MNIST-like data (Salakhutdinov & Murray 2008); ``"none"`` keeps grey
-        levels.
-    beta : weight of the KL term (beta-VAE, Higgins et al. 2017).
-    free_bits : minimum KL per latent dimension in nats, averaged over the batch (Kingma et al. 2016);
-        ``"auto"`` is 0.5 for sequence data, whose autoregressive decoders otherwise learn to ignore z
-        (Bowman et al. 2016; MusicVAE's free bits, Roberts et al. 2018 sec. 3.4), and 0 otherwise.
-    logvar_limit : the posterior log-variance is clamped to [-limit, limit] for numerical stability.
-    noise : corruption of the inputs during training (denoising, Vincent et al. 2008): ``"none"`` or
-        ``KIND:LEVEL`` with KIND ``gaussian`` (additive, LEVEL the standard deviation), ``mask`` (a
-        fraction LEVEL of the inputs set to the bottom of the value range for images, to the column
-        mean for tables) or ``saltpepper`` (a fraction LEVEL set to the data's minimum or maximum).
-        Levels are in units of the value range for images (``gaussian:0.3`` on 0..255 pixels has a
-        standard deviation of 76.5) and of each column's standard deviation for tables. Results are
-        clipped to the data's value range. ``"auto"`` is ``gaussian:0.3`` for the DAE, ``none``
-        otherwise.
-    condition : what a conditional model (CVAE) is conditioned on: ``"label"`` (the class),
-        ``"columns"`` (attribute columns of a CSV) or ``"none"``; set from the data.
-    n_conditions : number of classes, or of attribute columns; set from the data.
-    label_embedding : labels enter the networks one-hot (0) or as a learned embedding of this size.
-    cell : recurrent backbone (``arch="rnn"``): ``"gru"`` or ``"lstm"``.
-    n_tokens : size of the token vocabulary of sequence data (:mod:`vaelab.data.tokens`); set from
-        the data, 0 for images and tables.
-    steps_per_bar : time steps in one bar of sequence data (16 for sixteenths in 4/4); set from the
-        data, 0 for images and tables.
-    input_shape : per-example data shape, (C, H, W), (D,), (T,) or (V, T); set from the data.
-    categories : tables with categorical columns: per column, its number of categories (0 for a
-        numeric column); set from the data, empty when every column is numeric.
+    conv backbone and Bernoulli likelihood for images, MLP and Gaussian for tables, the recurrent
+    backbone and a Categorical likelihood for note tokens. Each field's meaning is its ``help``
+    (listed below; ``vaelab train --help`` prints the same words); the fields marked "set from the
+    data" are not command-line flags.
     """
 
-    model: str = "vae"
-    arch: str = AUTO
-    latent_dim: int = 16
-    hidden: tuple[int, ...] = ()
-    channels: int = 32
-    activation: str = "relu"
-    likelihood: str = AUTO
-    scale: str = "learned"
-    sigma: float = 1.0
-    binarize: str = "none"
-    beta: float = 1.0
-    free_bits: float | str = AUTO
-    logvar_limit: float = 10.0
-    noise: str = AUTO
-    condition: str = AUTO
-    n_conditions: int = 0
-    label_embedding: int = 0
-    cell: str = "gru"
-    n_tokens: int = 0
-    steps_per_bar: int = 0
-    input_shape: tuple[int, ...] = ()
-    categories: tuple[int, ...] = ()
+    model: str = _field("vae", "the model: a name registered in vaelab.registry.MODELS: vae, ae, cvae "
+                        "(conditional), dae (denoising) or accompany (chorale harmonizer: soprano -> alto, "
+                        "tenor, bass)")
+    arch: str = _field(AUTO, "the backbone (vaelab.registry.ENCODERS): mlp, conv, rnn, or auto (conv for "
+                       "images, mlp for tables, rnn for music)")
+    latent_dim: int = _field(16, "size of the code z")
+    hidden: tuple[int, ...] = _field((), "widths of the dense layers in encoder order (the decoder "
+                                     "mirrors them), or the state sizes of the recurrent layers for "
+                                     "rnn; auto: 512,256 for mlp, 256 for conv, the recurrent default")
+    channels: int = _field(32, "conv: channels of the first stride-2 layer; doubled per layer, capped at "
+                           "8x")
+    activation: str = _field("relu", f"one of {', '.join(ACTIVATIONS)}")
+    likelihood: str = _field(AUTO, "p(x|z) (vaelab.registry.LIKELIHOODS): bernoulli (data in a known "
+                             "range, read as probabilities), gaussian (data standardized by a stored "
+                             "scaler), categorical (tokens), mixed (tables with categorical columns), "
+                             "or auto")
+    scale: str = _field("learned", "gaussian: a learned per-dimension scale, or one fixed at --sigma")
+    sigma: float = _field(1.0, "gaussian: the scale in standardized units (the fixed value, or the "
+                          "learned one's start)")
+    binarize: str = _field("none", "dynamic draws x ~ Bernoulli(pixel intensity) afresh for every "
+                           "batch, the usual set-up for likelihoods on MNIST-like data (Salakhutdinov & "
+                           "Murray 2008); none keeps grey levels")
+    beta: float = _field(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017)")
+    free_bits: float | str = _field(AUTO, "minimum KL per latent dimension in nats, averaged over the "
+                                    "batch (Kingma et al. 2016); auto = 0.5 for sequence data, whose "
+                                    "autoregressive decoders otherwise learn to ignore z (Bowman et al. "
+                                    "2016; MusicVAE, Roberts et al. 2018 sec. 3.4), 0 otherwise")
+    logvar_limit: float = _field(10.0, "the posterior log-variance is clamped to [-limit, limit] for "
+                                 "numerical stability")
+    noise: str = _field(AUTO, "corrupt the inputs in training (denoising, Vincent et al. 2008): none, "
+                        "gaussian:S (additive, standard deviation S), mask:P (a fraction P set to the "
+                        "bottom of the range for images, to the column mean for tables) or "
+                        "saltpepper:P (a fraction P set to the minimum or maximum); levels are in units "
+                        "of the value range for images and of column standard deviations for tables; "
+                        "auto = gaussian:0.3 for dae, none otherwise")
+    condition: str = _field(AUTO, "what a conditional model is conditioned on: label, columns or none; "
+                            "set from the data", flag=False)
+    n_conditions: int = _field(0, "number of classes or condition columns; set from the data", flag=False)
+    label_embedding: int = _field(0, "cvae: 0 = one-hot labels, N = a learned embedding of size N")
+    cell: str = _field("gru", "rnn: gru or lstm")
+    n_tokens: int = _field(0, "size of the token vocabulary of sequence data (vaelab.data.tokens); set "
+                           "from the data, 0 for images and tables", flag=False)
+    steps_per_bar: int = _field(0, "time steps in one bar of sequence data (16 for sixteenths in 4/4); "
+                                "set from the data, 0 for images and tables", flag=False)
+    input_shape: tuple[int, ...] = _field((), "per-example data shape, (C, H, W), (D,), (T,) or (V, T); "
+                                          "set from the data", flag=False)
+    categories: tuple[int, ...] = _field((), "tables: per column, its number of categories (0 for a "
+                                         "numeric column); set from the data", flag=False)
 
     def __post_init__(self) -> None:
         lookup(MODELS, self.model, "model")
-        _check(self.arch == AUTO or self.arch in ENCODERS, "arch", self.arch,
+        _check(self.arch == AUTO or self.arch in filled(ENCODERS), "arch", self.arch,
                f"choose from: auto, {', '.join(sorted(ENCODERS))}")
         if self.arch != AUTO:
             lookup(DECODERS, self.arch, "architecture")
-        _check(self.likelihood == AUTO or self.likelihood in LIKELIHOODS, "likelihood",
+        _check(self.likelihood == AUTO or self.likelihood in filled(LIKELIHOODS), "likelihood",
                self.likelihood, f"choose from: auto, {', '.join(sorted(LIKELIHOODS))}")
         _check(isinstance(self.latent_dim, int) and self.latent_dim >= 1, "latent_dim",
                self.latent_dim, "it must be a positive integer")
@@ -223,47 +229,36 @@ class ModelConfig(_Config):
             )
 
 
+@_document
 @dataclass(frozen=True)
 class TrainConfig(_Config):
-    """How to train: the settings of :func:`vaelab.fit`.
+    """How to train: the settings of :func:`vaelab.fit`. Each field's meaning is its ``help``
+    (listed below; ``vaelab train --help`` prints the same words)."""
 
-    Parameters
-    ----------
-    epochs : number of passes over the training rows.
-    batch_size, lr, weight_decay : Adam's settings (weight decay as in Adam, L2 on the gradient).
-    grad_clip : clip the global gradient norm to this value; 0 turns clipping off. The default only
-        catches spikes: the built-in data train with norms of about 3 (digits) to 200 (Fashion-MNIST).
-    kl_schedule : how the KL weight moves during training: ``"linear"`` warm-up from 0 to 1 over
-        ``kl_warmup`` epochs (Bowman et al. 2016; constant 1 when ``kl_warmup`` is 0), or
-        ``"cyclical"`` annealing (Fu et al. 2019): ``kl_cycles`` cycles over the run, each rising
-        from 0 to 1 over its first ``kl_ratio`` share and staying at 1 for the rest.
-    kl_warmup : epochs of the linear warm-up.
-    kl_cycles, kl_ratio : the cyclical schedule's number of cycles and rising share of a cycle.
-    val_fraction : share of the training rows held out to report validation loss and pick the best
-        epoch; 0 trains on every row and keeps the last epoch.
-    patience : stop after this many epochs without a better validation loss; 0 never stops early.
-    seed : seeds the shuffling, the validation split and every random draw of training.
-    device : ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
-    precision : ``float32`` or ``bfloat16`` (autocast; fast on GPUs and on CPUs with bf16 units).
-    compile : compile the loss with ``torch.compile`` (fuses elementwise work; costs tens of seconds
-        of compilation up front, so it pays off on long runs; needs a C++ compiler on CPU).
-    """
-
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 1000.0
-    kl_schedule: str = "linear"
-    kl_warmup: int = 0
-    kl_cycles: int = 4
-    kl_ratio: float = 0.5
-    val_fraction: float = 0.1
-    patience: int = 0
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "float32"
-    compile: bool = False
+    epochs: int = _field(30, "passes over the training rows")
+    batch_size: int = _field(128, "examples per optimizer step")
+    lr: float = _field(1e-3, "Adam's learning rate")
+    weight_decay: float = _field(0.0, "Adam's weight decay (L2 on the gradient)")
+    grad_clip: float = _field(1000.0, "clip the global gradient norm to this value; 0 = off. The default "
+                              "only catches spikes: the built-in data train with norms of about 3 "
+                              "(digits) to 200 (Fashion-MNIST)")
+    kl_schedule: str = _field("linear", "how the KL weight moves: linear warm-up from 0 to 1 over "
+                              "--kl-warmup epochs (Bowman et al. 2016; 1 throughout when it is 0), or "
+                              "cyclical annealing (Fu et al. 2019): --kl-cycles cycles over the run, each "
+                              "rising from 0 to 1 over its first --kl-ratio share, then 1")
+    kl_warmup: int = _field(0, "epochs of the linear KL warm-up")
+    kl_cycles: int = _field(4, "cyclical: number of cycles over the run")
+    kl_ratio: float = _field(0.5, "cyclical: share of each cycle spent rising from 0 to 1")
+    val_fraction: float = _field(0.1, "share of the training rows held out to report validation loss "
+                                 "and pick the best epoch; 0 trains on every row and keeps the last epoch")
+    patience: int = _field(0, "stop after this many epochs without a better validation loss; 0 = never")
+    seed: int = _field(0, "seeds the weights, the shuffling, the validation split and every random "
+                       "draw of training")
+    device: str = _field("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps", flag=False)
+    precision: str = _field("float32", "float32 or bfloat16 (autocast; fast on GPUs and on CPUs with bf16 "
+                            "units)")
+    compile: bool = _field(False, "compile the loss with torch.compile (fuses elementwise work; costs tens "
+                           "of seconds up front, so it pays off on long runs; needs a C++ compiler on CPU)")
 
     def __post_init__(self) -> None:
         _check(isinstance(self.compile, bool), "compile", self.compile, "it must be true or false")

@@ -7,6 +7,7 @@ turns an unknown name into a one-line error listing the known ones.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,6 +18,19 @@ ENCODERS: dict[str, Any] = {}
 DECODERS: dict[str, Any] = {}
 LIKELIHOODS: dict[str, Any] = {}
 DATASETS: dict[str, Any] = {}
+
+#: the module whose import fills each table: imported by the first look-up, so that a config can be
+#: checked before anything else of vaelab was imported (the package root imports lazily)
+_FILLED_BY = {id(MODELS): "vaelab.models", id(ENCODERS): "vaelab.nn", id(DECODERS): "vaelab.nn",
+              id(LIKELIHOODS): "vaelab.distributions", id(DATASETS): "vaelab.data"}
+
+
+def filled(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` after the module that registers its entries has been imported."""
+    module = _FILLED_BY.get(id(table))
+    if module is not None:
+        importlib.import_module(module)
+    return table
 
 
 def register(table: dict[str, Any], name: str) -> Callable[[T], T]:
@@ -34,7 +48,7 @@ def register(table: dict[str, Any], name: str) -> Callable[[T], T]:
 def lookup(table: dict[str, Any], name: str, what: str) -> Any:
     """Return ``table[name]``; an unknown name raises ``ValueError`` listing the allowed ones."""
     try:
-        return table[name]
+        return filled(table)[name]
     except KeyError:
         known = ", ".join(sorted(table)) or "(none registered)"
         raise ValueError(f"unknown {what} {name!r}; choose from: {known}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,54 +13,43 @@ import vaelab
 from vaelab import losses
 from vaelab.cli.common import (DATA_FLAGS, EXIT_INTERRUPTED, add_data_args,
                                check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
-from vaelab.config import DataConfig, ModelConfig, TrainConfig
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, field_help
 from vaelab.report import write_run_figures
 from vaelab.run import RunDir
 
 
-
 # -- train ---------------------------------------------------------------------------------------
 
-MODEL_FLAGS = {
-    "model": ("--model", str, "vae, ae, cvae (conditional), dae (denoising) or accompany (chorale "
-              "harmonizer: soprano -> alto, tenor, bass)"),
-    "arch": ("--arch", str, "mlp, conv, rnn or auto (conv for images, mlp for tables, rnn for music)"),
-    "latent_dim": ("--latent-dim", int, "size of the code z"),
-    "hidden": ("--hidden", ints, "layer widths; auto: 512,256 for mlp, 256 for conv, the recurrent "
-               "state size for rnn"),
-    "cell": ("--cell", str, "rnn: gru or lstm"),
-    "channels": ("--channels", int, "conv: channels of the first layer"),
-    "activation": ("--activation", str, "relu, silu, gelu, tanh or elu"),
-    "likelihood": ("--likelihood", str, "bernoulli, gaussian, categorical (tokens) or auto"),
-    "scale": ("--scale", str, "gaussian: learned or fixed per-dimension scale"),
-    "sigma": ("--sigma", float, "gaussian: fixed scale (standardized units)"),
-    "binarize": ("--binarize", str, "none or dynamic (fresh Bernoulli pixels each batch)"),
-    "beta": ("--beta", float, "weight of the KL term"),
-    "free_bits": ("--free-bits", float, "minimum KL per latent dimension, nats; auto = 0.5 for music, "
-                  "0 otherwise"),
-    "noise": ("--noise", str, "corrupt inputs in training: none, gaussian:S, mask:P, saltpepper:P; "
-              "auto = gaussian:0.3 for dae, none otherwise"),
-    "label_embedding": ("--label-embedding", int, "cvae: 0 = one-hot labels, N = learned embedding of "
-                        "size N"),
-}
-TRAIN_FLAGS = {
-    "epochs": ("--epochs", int, "passes over the data"),
-    "batch_size": ("--batch-size", int, "examples per step"),
-    "lr": ("--lr", float, "Adam learning rate"), "weight_decay": ("--weight-decay", float, "L2"),
-    "grad_clip": ("--grad-clip", float, "clip the gradient norm; 0 = off"),
-    "kl_schedule": ("--kl-schedule", str, "linear (warm-up over --kl-warmup epochs) or cyclical"),
-    "kl_warmup": ("--kl-warmup", int, "epochs of linear KL warm-up"),
-    "kl_cycles": ("--kl-cycles", int, "cyclical: number of cycles over the run"),
-    "kl_ratio": ("--kl-ratio", float, "cyclical: share of each cycle spent rising from 0 to 1"),
-    "val_fraction": ("--val-fraction", float, "share of training rows held out for validation"),
-    "patience": ("--patience", int, "early stopping after N epochs without improvement; 0 = off"),
-    "seed": ("--seed", int, "random seed"),
-    "precision": ("--precision", str, "float32 or bfloat16"),
-}
-SWITCHES = {"compile": ("--compile", "compile the loss with torch.compile (faster long runs)")}
-METAVARS: dict[Any, str] = {int: "N", float: "X", ints: "N[,N...]"}
+
+def _number_or_auto(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+
+
+#: how the annotation of a config field becomes an argparse type (bool fields are switches)
+FIELD_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "tuple[int, ...]": ints,
+                               "float | str": _number_or_auto}
+
+
+def _flags(cls: type, switches: bool = False) -> dict[str, tuple[str, Any, str]]:
+    """The command-line flags of a config class, from its fields' help (their one description):
+    ``{field: (--flag, type, help)}``; with ``switches`` only its bool fields, else the others."""
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    return {name: (flag_name(name), FIELD_TYPES.get(types[name]), text)
+            for name, (text, is_flag) in field_help(cls).items()
+            if is_flag and (types[name] == "bool") == switches}
+
+
+MODEL_FLAGS = _flags(ModelConfig)
+TRAIN_FLAGS = _flags(TrainConfig)
+SWITCHES = _flags(TrainConfig, switches=True)
+METAVARS: dict[Any, str] = {int: "N", float: "X", ints: "N[,N...]", _number_or_auto: "X"}
 FLAG_METAVARS = {"noise": "KIND:LEVEL"}
-ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | {k: (f, bool, t) for k, (f, t) in SWITCHES.items()}
+ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | SWITCHES
 RESUMABLE = {"epochs", "patience", "precision", "compile", "lr", "grad_clip", "weight_decay"}
 
 
@@ -76,7 +66,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
             shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
             opt(g, flag, "auto" if shown == "" else shown, text, type=typ, dest=name,
                  metavar=FLAG_METAVARS.get(name, METAVARS.get(typ, "NAME")))
-    for name, (flag, text) in SWITCHES.items():
+    for name, (flag, _, text) in SWITCHES.items():
         g.add_argument(flag, dest=name, action="store_const", const=True, default=None,
                        help=f"{text} (default: off)")
     device_arg(p)

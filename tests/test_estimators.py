@@ -17,7 +17,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from vaelab.estimators import (AUTO_MAX_EPOCHS, AETransformer, VAEAnomalyDetector, VAETransformer,
                                auto_epochs, expected_failed_checks)
-from vaelab.nn.scaling import Scaler
 
 
 def _rows(n: int = 60, d: int = 5, seed: int = 0) -> np.ndarray:
@@ -76,20 +75,6 @@ def test_auto_epochs_counts_optimizer_steps():
     est = VAETransformer(batch_size=64, random_state=0).fit(_rows(100))
     assert est.n_epochs_ == auto_epochs(100, 64) == AUTO_MAX_EPOCHS
     assert VAETransformer(epochs=3, random_state=0).fit(_rows(10)).n_epochs_ == 3
-
-
-def test_scaler_shared_standardization_pools_the_numeric_columns():
-    rng = np.random.default_rng(0)
-    x = np.column_stack([rng.normal(5, 2.0, 500), rng.normal(0, 1.0, 500), np.zeros(500),
-                         np.r_[np.zeros(499), 0.5], rng.integers(0, 3, 500)])  # (500, 5), last categorical
-    own, shared = Scaler((5,), (0, 0, 0, 0, 3)), Scaler((5,), (0, 0, 0, 0, 3))
-    own.fit_standardize(x)
-    shared.fit_standardize(x, shared=True)
-    pooled = np.sqrt(np.var(x[:, :4], axis=0).mean())
-    np.testing.assert_allclose(shared.shift.numpy(), own.shift.numpy())  # centred per column as before
-    np.testing.assert_allclose(shared.scale[0, :4].numpy(), pooled, rtol=1e-6)
-    assert own.scale[0, 3] < 0.05 and own.scale[0, 2] == 1.0  # per column: near-constant, constant
-    assert shared.scale[0, 4] == own.scale[0, 4] == 1.0  # the categorical column keeps its codes
 
 
 def test_shared_scaling_tames_a_nearly_blank_pixel():

@@ -1,0 +1,63 @@
+"""vaelab evaluate (vaelab.cli.evaluate) on tiny digits runs: its JSON, its table and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+from cli_helpers import KEYS, fails, ok, run, train_eval_runs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Digits runs trained once per module (cli_helpers.train_eval_runs)."""
+    return train_eval_runs(tmp_path_factory.mktemp("eval-runs"))
+
+
+def test_cli_evaluate_json_matches_the_file_and_has_every_key(capsys, runs) -> None:
+    out = ok(capsys, "evaluate", runs["binary"], "--iwae-k", "20", "--limit", "100", "--json",
+             "--device", "cpu")
+    record = json.loads(out)
+    assert KEYS <= set(record)
+    assert record == json.loads((runs["binary"] / "evaluation.json").read_text())
+    assert record["n"] == 100 and record["iwae_k"] == 20 and record["classifier"] == "trained now, cached"
+    assert record["nll_iwae"] < record["neg_elbo"]
+    assert len(record["kl_per_dim"]) == 4
+    assert 0.5 < record["classifier_accuracy"] <= 1
+    assert record["fd_floor"] < record["fd_samples"]
+    # the second run finds the classifier in the cache ($VAELAB_CACHE/classifiers)
+    assert len(list(Path("cache/classifiers").glob("*.safetensors"))) == 1
+    again = json.loads(ok(capsys, "evaluate", runs["binary"], "--iwae-k", "20", "--limit", "100",
+                          "--json", "--device", "cpu"))
+    assert again["classifier"] == "cached" and again["fd_samples"] == record["fd_samples"]
+
+
+def test_cli_evaluate_prints_a_table(capsys, runs) -> None:
+    out = ok(capsys, "evaluate", runs["vae"], "--iwae-k", "10", "--no-fidelity", "--device", "cpu")
+    assert "-ELBO (nats)" in out and "NLL, IWAE k=10 (nats)" in out and "bits/dim" in out
+    assert "active units" in out and "linear probe accuracy" in out
+    assert "note: the Bernoulli likelihood scores grey levels" in out
+    assert f"wrote {runs['vae'] / 'evaluation.json'}" in out
+    ok(capsys, "report", runs["vae"], "--device", "cpu")  # the report shows the evaluation
+    page = (runs["vae"] / "report.html").read_text()
+    assert "NLL, importance-weighted (nats)" in page and "cross-entropies" in page
+    out = ok(capsys, "evaluate", runs["ae"], "--iwae-k", "10", "--sampler", "gmm", "--limit", "50",
+             "--device", "cpu")
+    assert "reconstruction (nats)" in out and "NLL, IWAE" not in out and "Fréchet: samples" in out
+
+
+def test_cli_evaluate_errors(capsys, runs, tmp_path) -> None:
+    before = (runs["vae"] / "model.safetensors").read_bytes()
+    fails(capsys, "evaluate", runs["vae"], "--iwae-k", "-1", words=("--iwae-k -1", ">= 0"))
+    fails(capsys, "evaluate", runs["vae"], "--limit", "0", words=("--limit 0",))
+    fails(capsys, "evaluate", tmp_path / "nowhere", words=("nowhere",))
+    np.savetxt(tmp_path / "t.csv", np.ones((20, 3)), delimiter=",", header="a,b,c", comments="")
+    fails(capsys, "evaluate", runs["vae"], "--data", tmp_path / "t.csv", words=("rows have shape (3,)",))
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
+        run(capsys, "evaluate", runs["vae"], "--split", "val")
+    assert exit_info.value.code == 2 and "invalid choice: 'val'" in capsys.readouterr().err
+    assert (runs["vae"] / "model.safetensors").read_bytes() == before  # nothing lost

@@ -1,0 +1,47 @@
+"""vaelab.cli.main, the entry point: usage errors, --debug and the installed console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaelab.cli import main
+
+
+def test_usage_errors_exit_2(digits_run, capsys):
+    out, _ = digits_run("vae", "conv")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", str(out)])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: --out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--hidden", "16,x"])
+    assert exit_info.value.code == 2
+    assert "expected comma-separated integers, got '16,x'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["nope"])
+    assert exit_info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_debug_shows_the_exception(capsys):
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        main(["train", "--debug", "--data", "missing.csv"])
+
+
+def test_console_script_runs_and_errors_cleanly(digits_run, tmp_path):
+    script = Path(sys.executable).with_name("vaelab")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "vaelab.cli"]
+    out, _ = digits_run("ae", "mlp")
+    done = subprocess.run([*command, "info", str(out)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "model      ae, arch mlp, latent 2" in done.stdout and "2/2 epochs" in done.stdout
+
+    done = subprocess.run([*command, "sample", "no-such-run", "--out", "x.npy"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["vaelab: error: run directory no-such-run does not exist"]
+    assert done.stdout == ""

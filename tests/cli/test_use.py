@@ -1,0 +1,339 @@
+"""vaelab info, sample, reconstruct, encode, decode (vaelab.cli.use), the GMM sampler's cache, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+import vaelab
+from vaelab.data import load_dataset
+from vaelab.latent.samplers import load_gmm
+
+from cli_helpers import PNG_MAGIC, copy_run, fails, is_png, read_csv, run
+
+
+N_DIGITS = 1797
+
+
+def test_info_text_and_json(digits_run, capsys):
+    out, _ = digits_run("vae", "conv")
+    code, text, _ = run(capsys, "info", out)
+    assert code == 0
+    assert "vae, arch conv, latent 2" in text and "2/2 epochs" in text and "digits" in text
+    assert "last epoch 2:" in text
+
+    code, text, _ = run(capsys, "info", out, "--json")
+    assert code == 0
+    report = json.loads(text)
+    model = vaelab.load(out)
+    assert report["epochs_done"] == 2 and report["last_metrics"]["epoch"] == 2
+    assert report["parameters"] == sum(p.numel() for p in model.parameters()) > 0
+    assert report["model"]["model"] == "vae" and report["model"]["latent_dim"] == 2
+    assert report["data"]["name"] == "digits" and report["train"]["epochs"] == 2
+    assert report["vaelab_version"] == vaelab.__version__ and report["size_bytes"] > 0
+
+
+def test_sample_npy_is_in_data_units_and_png_is_written(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    code, text, _ = run(capsys, "sample", out, "-n", 7, "--out", "x.npy")
+    assert code == 0 and "wrote 7 samples to x.npy" in text
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (7, 1, 8, 8) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 16 and x.max() > 1  # grey levels 0..16, not [0, 1]
+    assert x.std() > 0
+
+    code, _, _ = run(capsys, "sample", out, "-n", 5, "--out", "sub/x.png")
+    assert code == 0 and is_png(tmp_path / "sub" / "x.png")
+
+
+def test_sample_seed_fixes_the_draw(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "mlp")
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        assert run(capsys, "sample", out, "-n", 6, "--seed", seed, "--out", f"{name}.npy")[0] == 0
+    a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_sample_from_an_ae_is_refused(digits_run, capsys, tmp_path):
+    out, _ = digits_run("ae", "conv")
+    fails(capsys, "sample", out, "--out", "x.npy", words=("AE", "cannot sample", "--model vae"))
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_sample_needs_at_least_one(digits_run, capsys):
+    out, _ = digits_run("vae", "conv")
+    fails(capsys, "sample", out, "-n", 0, "--out", "x.npy", words=("-n 0", "at least 1"))
+
+
+def test_reconstruct_png_and_npy(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    code, _, _ = run(capsys, "reconstruct", out, "--out", "r.png")
+    assert code == 0 and is_png(tmp_path / "r.png")
+
+    code, text, _ = run(capsys, "reconstruct", out, "--out", "r.npy", "-n", 5)
+    assert code == 0
+    r = np.load(tmp_path / "r.npy")
+    assert r.shape == (5, 1, 8, 8) and r.min() >= 0 and r.max() <= 16
+    # The rows are the first 5 of the test split; the reported error is theirs.
+    x = load_dataset("digits").x_test[:5]
+    assert f"wrote 5 reconstructions to r.npy (RMSE {np.sqrt(np.mean((r - x) ** 2)):.4g}" in text
+
+    code, _, _ = run(capsys, "reconstruct", out, "--out", "all.npy", "-n", 0)
+    assert code == 0 and np.load(tmp_path / "all.npy").shape == (360, 1, 8, 8)
+
+
+def test_encode_npy_csv_and_decode_round_trip(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    code, text, _ = run(capsys, "encode", out, "--out", "z.npy")
+    assert code == 0 and f"wrote {N_DIGITS} codes of size 2" in text
+    z = np.load(tmp_path / "z.npy")
+    assert z.shape == (N_DIGITS, 2) and np.isfinite(z).all() and z.std() > 0
+
+    assert run(capsys, "encode", out, "--out", "z.csv")[0] == 0
+    header, rows = read_csv(tmp_path / "z.csv")
+    assert header == ["z0", "z1", "label"] and len(rows) == N_DIGITS
+    np.testing.assert_allclose(np.array([r[:2] for r in rows], dtype=float), z, rtol=1e-5,
+                               atol=1e-6)
+    _, y = load_dataset("digits").split("all")
+    assert [r[2] for r in rows] == [str(v) for v in y]  # file order, class names
+
+    code, text, _ = run(capsys, "decode", out, "--latents", "z.npy", "--out", "d.npy")
+    assert code == 0 and f"decoded {N_DIGITS} codes to d.npy" in text
+    d = np.load(tmp_path / "d.npy")
+    assert d.shape == (N_DIGITS, 1, 8, 8) and d.min() >= 0 and d.max() <= 16
+    # decode(encode(x)) is the reconstruction: built-ins list train rows then test rows.
+    assert run(capsys, "reconstruct", out, "--out", "r.npy", "-n", 5)[0] == 0
+    np.testing.assert_allclose(d[1437:1442], np.load(tmp_path / "r.npy"), atol=1e-4)
+
+    # The CSV written by encode is a valid --latents file too (the label column is ignored).
+    assert run(capsys, "decode", out, "--latents", "z.csv", "--out", "d2.npy")[0] == 0
+    np.testing.assert_allclose(np.load(tmp_path / "d2.npy"), d, atol=1e-3)
+
+    assert run(capsys, "decode", out, "--latents", "z.npy", "--out", "d.png")[0] == 0
+    assert is_png(tmp_path / "d.png")
+
+
+def test_decode_wrong_width_names_the_expected_shape(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    np.save(tmp_path / "z3.npy", np.zeros((4, 3), dtype=np.float32))
+    fails(capsys, "decode", out, "--latents", "z3.npy", "--out", "d.npy",
+          words=("z3.npy", "(4, 3)", "(N, 2)"))
+    np.save(tmp_path / "nan.npy", np.full((4, 2), np.nan, dtype=np.float32))
+    fails(capsys, "decode", out, "--latents", "nan.npy", "--out", "d.npy",
+          words=("nan.npy", "NaN or infinite"))
+    fails(capsys, "decode", out, "--latents", "none.npy", "--out", "d.npy",
+          words=("--latents none.npy", "does not exist"))
+    (tmp_path / "z.csv").write_text("a,b\n1,2\n")
+    fails(capsys, "decode", out, "--latents", "z.csv", "--out", "d.npy",
+          words=("z.csv", "z0..z1", "'a', 'b'"))
+    (tmp_path / "z.csv").write_text("z0,z1\n1,2\n3,x\n")
+    fails(capsys, "decode", out, "--latents", "z.csv", "--out", "d.npy",
+          words=("z.csv", "non-number"))
+    assert not (tmp_path / "d.npy").exists()
+
+
+def test_table_sample_csv_has_the_column_names(table_run, capsys, tmp_path):
+    out, _, _ = table_run
+    assert run(capsys, "sample", out, "-n", 9, "--out", "s.csv")[0] == 0
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "a,b,c" and len(lines) == 1 + 9
+    values = np.array([line.split(",") for line in lines[1:]], dtype=float)
+    assert values.shape == (9, 3) and np.isfinite(values).all()
+    assert 20 < values[:, 1].mean() < 80  # column b comes back in its own units (mean 50)
+
+
+def test_table_encode_rows_line_up_with_the_file(table_run, capsys, tmp_path):
+    out, _, kinds = table_run
+    assert run(capsys, "encode", out, "--out", "z.csv")[0] == 0
+    header, rows = read_csv(tmp_path / "z.csv")
+    assert header == ["z0", "z1", "label"]
+    assert [r[2] for r in rows] == kinds  # N rows in file order, labels as the file's strings
+    assert run(capsys, "encode", out, "--out", "z.npy")[0] == 0
+    z = np.load(tmp_path / "z.npy")
+    assert z.shape == (60, 2)
+    np.testing.assert_allclose(np.array([r[:2] for r in rows], dtype=float), z, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_table_reconstruct_csv(table_run, capsys, tmp_path):
+    out, path, _ = table_run
+    assert run(capsys, "reconstruct", out, "--out", "r.csv")[0] == 0
+    header, rows = read_csv(tmp_path / "r.csv")
+    n_test = len(load_dataset(path, label_column="kind").x_test)
+    assert header == ["a", "b", "c"] and len(rows) == n_test == 12
+
+
+def test_table_png_output_is_refused(table_run, capsys, tmp_path):
+    out, _, _ = table_run
+    fails(capsys, "sample", out, "--out", "s.png",
+          words=("--out s.png", "PNG output needs image or music data", ".csv or .npy"))
+    fails(capsys, "reconstruct", out, "--out", "r.png",
+          words=("--out r.png", "PNG output needs image or music data", ".csv or .npy"))
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "r.png").exists()
+
+
+def test_run_command_errors(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    fails(capsys, "sample", out, "--out", "x.gif",
+          words=("--out x.gif", "'.gif'", ".png, .npy, .csv"))
+    fails(capsys, "sample", out, "--out", "x.csv",
+          words=("--out x.csv", "CSV output needs table data", ".png or .npy"))
+    fails(capsys, "encode", out, "--out", "z.png", words=("--out z.png", ".npy, .csv"))
+    fails(capsys, "reconstruct", out, "--out", "r.npy", "--data", "missing.csv",
+          words=("missing.csv", "neither an existing file"))
+    for command in ("sample", "reconstruct", "encode", "decode", "info"):
+        extra = {"info": [], "decode": ["--latents", "z.npy", "--out", "x.npy"]}
+        fails(capsys, command, "no-such-run", *extra.get(command, ["--out", "x.npy"]),
+              words=("run directory no-such-run does not exist",))
+    (tmp_path / "empty").mkdir()
+    fails(capsys, "info", "empty",
+          words=("empty/config.json is missing", "not a vaelab run directory"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_reconstruct_on_data_of_another_shape(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    np.savez(tmp_path / "big.npz", x=np.zeros((10, 1, 12, 12), dtype=np.float32))
+    fails(capsys, "reconstruct", out, "--data", "big.npz", "--out", "r.npy",
+          words=("big.npz", "(1, 12, 12)", "(1, 8, 8)"))
+
+
+def test_damaged_run_files_are_named(digits_run, capsys, tmp_path):
+    run_dir = copy_run(digits_run("vae", "conv")[0], tmp_path / "r")
+    weights = run_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for argv in (["info", "r"], ["sample", "r", "--out", "x.npy"]):
+        fails(capsys, *argv, words=("r/model.safetensors", "damaged or truncated"))
+
+    config = run_dir / "config.json"
+    good = config.read_text()
+    config.write_text(good[: len(good) // 2])
+    fails(capsys, "info", "r", words=("r/config.json", "damaged or truncated"))
+    raw = json.loads(good)
+    raw["model"]["bogus"] = 1
+    config.write_text(json.dumps(raw))
+    fails(capsys, "info", "r", words=("r/config.json", "unknown keys ['bogus']"))
+    raw = json.loads(good)
+    raw["model"]["model"] = "gan"
+    config.write_text(json.dumps(raw))
+    fails(capsys, "info", "r", words=("r/config.json", "'gan'", "ae, vae"))
+    raw = json.loads(good)
+    raw["model"]["latent_dim"] = 3
+    config.write_text(json.dumps(raw))
+    shutil.copy(digits_run("vae", "conv")[0] / "model.safetensors", weights)
+    fails(capsys, "info", "r", words=("r/model.safetensors does not match r/config.json",))
+
+    config.write_text(good)
+    metrics_file = run_dir / "metrics.jsonl"
+    metrics_file.write_text(metrics_file.read_text() + "{oops\n")
+    fails(capsys, "info", "r", words=("r/metrics.jsonl line 3 is not JSON",))
+
+
+def test_outputs_respect_the_umask(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    old = os.umask(0o022)
+    try:
+        assert run(capsys, "sample", out, "-n", 2, "--out", "x.npy")[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.npy").stat().st_mode & 0o777 == 0o644
+
+
+# -- sample --sampler gmm ----------------------------------------------------------------------
+
+def test_ae_samples_from_a_gmm_that_is_cached_and_reused(copy, capsys, tmp_path, fits):
+    ae = copy("ae")
+    cache = ae / "gmm.safetensors"
+    code, out, _ = run(capsys, "sample", ae, "--sampler", "gmm", "-n", 12, "--out", "a.npy")
+    assert code == 0 and "wrote 12 samples to a.npy" in out and "cached in" in out
+    x = np.load(tmp_path / "a.npy")
+    assert x.shape == (12, 1, 8, 8) and x.min() >= 0 and x.max() <= 16 and x.std() > 0
+    assert cache.is_file() and fits == [10] and len(load_gmm(cache).weights) == 10
+    stamp = cache.stat().st_mtime_ns
+
+    code, out, _ = run(capsys, "sample", ae, "--sampler", "gmm", "-n", 4, "--out", "b.png")
+    assert code == 0 and (tmp_path / "b.png").read_bytes()[:8] == PNG_MAGIC
+    assert fits == [10] and cache.stat().st_mtime_ns == stamp  # reused, not refitted
+    assert f"the 10-component GMM in {cache}" in out
+
+    assert run(capsys, "sample", ae, "--sampler", "gmm", "--components", 3, "--out", "c.npy")[0] == 0
+    assert fits == [10, 3] and len(load_gmm(cache).weights) == 3  # refitted with the new K
+
+
+def test_gmm_is_refitted_after_the_model_is_trained_again(copy, capsys, fits):
+    ae = copy("ae")
+    assert run(capsys, "sample", ae, "--sampler", "gmm", "--out", "a.npy")[0] == 0
+    earlier = (ae / "model.safetensors").stat().st_mtime_ns - 10**9
+    os.utime(ae / "gmm.safetensors", ns=(earlier, earlier))  # the weights are newer than the cache
+    assert run(capsys, "sample", ae, "--sampler", "gmm", "--out", "b.npy")[0] == 0
+    assert fits == [10, 10]
+    assert run(capsys, "sample", ae, "--sampler", "gmm", "--out", "c.npy")[0] == 0
+    assert fits == [10, 10]  # the new cache is fresh again
+
+
+def distinct(x: np.ndarray, tol: float = 0.02) -> int:
+    """How many different images (N, ...) there are, up to ``tol`` in every pixel."""
+    kept: list[np.ndarray] = []
+    for row in x.reshape(len(x), -1):
+        if not any(np.abs(row - k).max() < tol for k in kept):
+            kept.append(row)
+    return len(kept)
+
+
+def test_same_seed_same_samples_and_temperature_is_used(copy, capsys, tmp_path):
+    ae = copy("ae")
+    for name, seed, temperature in (("a", 3, 1), ("b", 3, 1), ("c", 4, 1), ("cold", 3, 1e-4)):
+        argv = ("sample", ae, "--sampler", "gmm", "--components", 4, "-n", 40, "--seed", seed,
+                "--temperature", temperature, "--out", f"{name}.npy")
+        assert run(capsys, *argv)[0] == 0
+    a, b, c, cold = (np.load(tmp_path / f"{n}.npy") for n in ("a", "b", "c", "cold"))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # Near temperature 0 every draw sits on one of the 4 component means: at most 4 distinct images.
+    assert distinct(cold) <= 4 < distinct(a)
+
+
+def test_vae_samples_from_its_prior_or_a_gmm(copy, capsys, tmp_path):
+    vae = copy("vae")
+    for name, extra in (("prior", ()), ("gmm", ("--sampler", "gmm")), ("warm", ("--temperature", 2))):
+        assert run(capsys, "sample", vae, "-n", 30, *extra, "--out", f"{name}.npy")[0] == 0
+    prior, gmm, warm = (np.load(tmp_path / f"{n}.npy") for n in ("prior", "gmm", "warm"))
+    assert prior.shape == gmm.shape == warm.shape == (30, 1, 8, 8)
+    assert not np.allclose(prior, gmm) and not np.allclose(prior, warm)
+    assert (vae / "gmm.safetensors").is_file()
+
+
+def test_sample_errors(copy, capsys, tmp_path):
+    ae = copy("ae")
+    fails(capsys, "sample", ae, "--out", "x.npy",
+          words=("AE", "cannot sample", "--sampler gmm", "--model vae"))
+    for t in ("0", "-1", "nan"):
+        fails(capsys, "sample", ae, "--sampler", "gmm", "--temperature", t, "--out", "x.npy",
+              words=(f"--temperature {t}", "> 0"))
+    fails(capsys, "sample", ae, "--components", 3, "--out", "x.npy",
+          words=("--components", "--sampler gmm"))
+    fails(capsys, "sample", ae, "--sampler", "gmm", "--components", 0, "--out", "x.npy",
+          words=("--components 0", "at least 1"))
+    fails(capsys, "sample", ae, "--sampler", "gmm", "--components", 5000, "--out", "x.npy",
+          words=("--components 5000", "at most 1437"))
+    assert not (tmp_path / "x.npy").exists() and not (ae / "gmm.safetensors").exists()
+
+
+@pytest.mark.parametrize("content", ["garbage", "wrong keys"])
+def test_damaged_gmm_cache_is_named(copy, capsys, tmp_path, content):
+    ae = copy("ae")
+    cache = ae / "gmm.safetensors"
+    if content == "garbage":
+        cache.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    else:
+        save_file({"means": np.zeros((2, 3))}, str(cache))
+    fails(capsys, "sample", ae, "--sampler", "gmm", "--out", "x.npy",
+          words=(str(cache), "damaged", "delete it"))
+    fails(capsys, "report", ae, words=(str(cache), "damaged"))
+    assert not (tmp_path / "x.npy").exists() and not (ae / "report.html").exists()

@@ -1,0 +1,62 @@
+"""vaelab.config: ModelConfig and TrainConfig round trips and checks, and parse_noise."""
+
+from __future__ import annotations
+
+import pytest
+
+import vaelab
+from vaelab.config import ModelConfig, TrainConfig, parse_noise
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_config_round_trip_and_unknown_keys() -> None:
+    cfg = ModelConfig(latent_dim=7, hidden=(32, 16))
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match=r"unknown keys \['latent'\]"):
+        ModelConfig.from_dict({"latent": 3})
+    with pytest.raises(ValueError, match="latent_dim=0 is not allowed"):
+        ModelConfig(latent_dim=0)
+    with pytest.raises(ValueError, match="lr=-1.0 is not allowed"):
+        vaelab.TrainConfig(lr=-1.0)
+
+
+@pytest.mark.parametrize(("text", "allowed"), [
+    ("gauss:0.3", "give none or KIND:LEVEL with KIND one of gaussian, mask, saltpepper, e.g. gaussian:0.3"),
+    ("mask:1.5", "mask's level is the fraction of inputs hit, from 0 to 1"),
+    ("saltpepper:2", "saltpepper's level is the fraction of inputs hit, from 0 to 1"),
+    ("gaussian:-1", "give none or KIND:LEVEL"),
+    ("gaussian", "give none or KIND:LEVEL"),
+    ("gaussian:nan", "give none or KIND:LEVEL"),
+])
+def test_parse_noise_errors_say_what_is_allowed(text: str, allowed: str) -> None:
+    with pytest.raises(ValueError, match=f"noise='{text}' is not allowed; {allowed}"):
+        parse_noise(text)
+    with pytest.raises(ValueError, match=f"noise='{text}' is not allowed"):
+        ModelConfig(noise=text)
+
+
+def test_parse_noise_accepts_the_kinds() -> None:
+    assert parse_noise("none") == ("none", 0.0)
+    assert parse_noise("gaussian:0.3") == ("gaussian", 0.3)
+    assert parse_noise("gaussian:2") == ("gaussian", 2.0)  # a standard deviation may exceed 1
+    assert parse_noise("mask:1") == ("mask", 1.0)
+    assert parse_noise("saltpepper:0") == ("saltpepper", 0.0)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("kl_schedule", "nope", "kl_schedule='nope' is not allowed; choose from: linear, cyclical"),
+    ("kl_cycles", 0, "kl_cycles=0 is not allowed; it must be a positive integer"),
+    ("kl_ratio", 0, "kl_ratio=0 is not allowed; it must be in \\(0, 1\\]"),
+    ("kl_ratio", 1.5, "kl_ratio=1.5 is not allowed; it must be in \\(0, 1\\]"),
+])
+def test_train_config_rejects_bad_schedules(field: str, value, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_train_config_schedule_defaults() -> None:
+    config = TrainConfig()
+    assert (config.kl_schedule, config.kl_cycles, config.kl_ratio, config.grad_clip) == (
+        "linear", 4, 0.5, 1000.0)
+    assert TrainConfig(kl_ratio=1).kl_ratio == 1  # a pure sawtooth is allowed

@@ -1,0 +1,93 @@
+"""vaelab.run: the run directory's files, read back safely when damaged, tampered with or missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+
+import vaelab
+from vaelab import run as checkpoint
+from vaelab.run import RunDir
+from vaelab.config import ModelConfig, TrainConfig
+
+from helpers import image_data
+
+
+TINY = ModelConfig(latent_dim=4, hidden=(32,), channels=8)
+
+
+@pytest.fixture()
+def run(tmp_path):
+    data = image_data()
+    model = vaelab.build_model(TINY.replace(arch="mlp"), data)
+    vaelab.fit(model, data.x_train, config=TrainConfig(epochs=1), run_dir=tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_truncated_weights_give_one_clear_error(run) -> None:
+    path = run / "model.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="model.safetensors is damaged or truncated"):
+        vaelab.load(run)
+
+
+def test_weights_that_do_not_match_the_config(run) -> None:
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["model"]["latent_dim"] = 9
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="model.safetensors does not match .*config.json"):
+        vaelab.load(run)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "config.json is damaged or truncated"),
+    ('{"model": {"latent": 2}}', r"config.json: config section 'ModelConfig' has unknown keys"),
+    ('{"data": {}}', "config.json has no 'model' section"),
+])
+def test_tampered_config(run, text: str, message: str) -> None:
+    (run / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        vaelab.load(run)
+
+
+def test_trainer_state_never_unpickles_code(run, tmp_path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(run / "trainer_state.pt", "wb") as f:
+        pickle.dump({"epoch": 1, "x": Exploit()}, f, protocol=2)
+    with pytest.raises(ValueError, match="trainer_state.pt is damaged or truncated"):
+        RunDir(run).load_trainer_state()
+    assert not marker.exists()
+    (run / "trainer_state.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="trainer_state.pt is damaged"):
+        RunDir(run).load_trainer_state()
+
+
+def test_a_failed_write_leaves_the_old_file_intact(run, monkeypatch) -> None:
+    before = (run / "model.safetensors").read_bytes()
+
+    def broken_save(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        RunDir(run).save_weights(vaelab.load(run).state_dict())
+    assert (run / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_missing_run_directory(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="run directory .*nope does not exist"):
+        vaelab.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json is missing.*not a vaelab run"):
+        vaelab.load(tmp_path / "empty")

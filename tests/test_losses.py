@@ -1,4 +1,5 @@
-"""vaelab.losses: free bits, the linear and cyclical KL schedules, collapse detection and the IWAE bound."""
+"""vaelab.losses: the ELBO terms, free bits, the linear and cyclical KL schedules, collapse detection and
+the IWAE bound."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import pytest
 import torch
 
 from vaelab.config import TrainConfig
+from vaelab.distributions import DiagonalGaussian
 from vaelab.losses import (
     COLLAPSE_NATS,
     KLSchedule,
     cyclical,
+    elbo_terms,
     free_bits,
     iwae_bound,
     kl_collapse,
@@ -87,3 +90,34 @@ def test_kl_collapse() -> None:
 def test_iwae_bound_is_a_stable_log_mean_exp() -> None:
     log_w = torch.tensor([[-1000.0, 0.0], [-1000.0 + math.log(3.0), 0.0]])
     np.testing.assert_allclose(iwae_bound(log_w).numpy(), [-1000.0 + math.log(2.0), 0.0], atol=1e-4)
+
+
+def test_elbo_terms_match_torch_distributions() -> None:
+    gen = torch.Generator().manual_seed(0)
+    q = DiagonalGaussian(torch.randn(3, 2, generator=gen), torch.randn(3, 2, generator=gen))
+    z = q.sample(gen, n=5)  # (5, 3, 2)
+    log_px_z = torch.randn(5, 3, generator=gen)
+    terms = elbo_terms(q, z, log_px_z)
+    normal = torch.distributions.Normal(q.mean, q.std)
+    prior = torch.distributions.Normal(torch.zeros(2), torch.ones(2))
+    kl = torch.distributions.kl_divergence(normal, prior)  # (3, 2)
+    torch.testing.assert_close(terms.kl_per_dim, kl)
+    torch.testing.assert_close(terms.rec, -log_px_z.mean(0))
+    torch.testing.assert_close(terms.neg_elbo, terms.rec + kl.sum(-1))
+    expected = log_px_z + prior.log_prob(z).sum(-1) - normal.log_prob(z).sum(-1)
+    torch.testing.assert_close(terms.log_weights, expected)
+    with pytest.raises(ValueError, match=r"z has shape \(3, 2\) and log_px_z"):
+        elbo_terms(q, z[0], log_px_z)
+
+
+def test_one_draw_gives_the_elbo_and_the_iwae_bound_is_above_it() -> None:
+    gen = torch.Generator().manual_seed(1)
+    q = DiagonalGaussian(torch.zeros(4, 2), torch.zeros(4, 2))
+    z = q.sample(gen, n=1)
+    log_px_z = -(z.square().sum(-1))  # any function of z
+    terms = elbo_terms(q, z, log_px_z)
+    # With one draw the IWAE bound is the single-sample ELBO: log w = log p(x|z) + log p(z) - log q(z).
+    torch.testing.assert_close(iwae_bound(terms.log_weights), terms.log_weights[0])
+    many = elbo_terms(q, q.sample(gen, n=2000), -(q.sample(gen, n=2000).square().sum(-1)))
+    assert bool((iwae_bound(many.log_weights) >= -many.neg_elbo - 0.05).all())
+

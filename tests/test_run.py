@@ -91,3 +91,32 @@ def test_missing_run_directory(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="config.json is missing.*not a vaelab run"):
         vaelab.load(tmp_path / "empty")
+
+
+def test_rundir_owns_the_file_names_and_clear_removes_only_its_own(run) -> None:
+    rd = RunDir(run)
+    assert rd.is_run() and rd.file(RunDir.CONFIG) == run / "config.json"
+    assert rd.figure("curves.png") == run / "figures" / "curves.png"
+    (run / "notes.txt").write_text("mine")
+    rd.write_evaluation({"neg_elbo": 1.0})
+    rd.save_gmm({"weights": __import__("numpy").ones(1)})
+    rd.clear()
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    assert not rd.is_run() and rd.read_metrics() == [] and rd.read_evaluation() is None
+
+
+def test_read_config_is_typed(run) -> None:
+    config = RunDir(run).read_config()
+    assert config.model.latent_dim == 4 and config.train.epochs == 1 and config.data is None
+    assert config.data_info.name == "toy-images" and config.vaelab_version == vaelab.__version__
+
+
+def test_a_gmm_older_than_the_weights_is_stale(run) -> None:
+    import numpy as np
+
+    rd = RunDir(run)
+    rd.save_gmm({"weights": np.ones(2), "means": np.zeros((2, 4)), "covariances": np.stack([np.eye(4)] * 2)})
+    assert rd.load_gmm() is not None
+    os.utime(run / "model.safetensors", ns=(0, (run / "gmm.safetensors").stat().st_mtime_ns + 10**9))
+    assert rd.load_gmm() is None
+

@@ -27,7 +27,9 @@ BATCH = 1024
 def as_tensor(x: Array, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Tensor:
     """``x`` as a tensor of ``dtype`` on ``device``; a numpy view (e.g. ``x[::-1]``) is copied once."""
     if not isinstance(x, Tensor):
-        x = np.ascontiguousarray(x)
+        x = np.asarray(x)
+        if not x.flags.c_contiguous or any(s < 0 for s in x.strides):  # torch takes neither
+            x = np.array(x, order="C")  # (a one-row slice of x[::-1] counts as contiguous to numpy)
     return torch.as_tensor(x, dtype=dtype, device=device)
 
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaelab._checks import check_int, invalid
 from vaelab.evaluation import metrics
-from vaelab._checks import check_int
 from vaelab.models import Autoencoder
 
 SCORES = ("elbo", "nll", "reconstruction")
@@ -49,8 +49,8 @@ def check_score(model: Autoencoder, score: str) -> str:
     allowed = SCORES if model.variational else ("reconstruction",)
     if score not in allowed:
         name = type(model).__name__
-        why = "" if model.variational else f" (this {name} has no posterior, so no ELBO or NLL)"
-        raise ValueError(f"score {score!r} is not allowed{why}; allowed: {', '.join(allowed)}")
+        why = "" if model.variational else f"this {name} has no posterior, so no ELBO or NLL; "
+        raise invalid("score", score, f"{why}choose from: {', '.join(allowed)}")
     return score
 
 

@@ -181,7 +181,7 @@ class ModelConfig(_Config):
         _check(self.arch == AUTO or self.arch in filled(ENCODERS), "arch", self.arch,
                f"choose from: auto, {', '.join(sorted(ENCODERS))}")
         if self.arch != AUTO:
-            lookup(DECODERS, self.arch, "architecture")
+            lookup(DECODERS, self.arch, "arch")
         _check(self.likelihood == AUTO or self.likelihood in filled(LIKELIHOODS), "likelihood",
                self.likelihood, f"choose from: auto, {', '.join(sorted(LIKELIHOODS))}")
         _check(isinstance(self.latent_dim, int) and self.latent_dim >= 1, "latent_dim",

@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from vaelab._checks import invalid
+
 T = TypeVar("T")
 
 MODELS: dict[str, Any] = {}
@@ -23,7 +25,6 @@ DATASETS: dict[str, Any] = {}
 #: checked before anything else of vaelab was imported (the package root imports lazily)
 _FILLED_BY = {id(MODELS): "vaelab.models", id(ENCODERS): "vaelab.nn", id(DECODERS): "vaelab.nn",
               id(LIKELIHOODS): "vaelab.distributions", id(DATASETS): "vaelab.data"}
-
 
 def filled(table: dict[str, Any]) -> dict[str, Any]:
     """``table`` after the module that registers its entries has been imported."""
@@ -46,9 +47,10 @@ def register(table: dict[str, Any], name: str) -> Callable[[T], T]:
 
 
 def lookup(table: dict[str, Any], name: str, what: str) -> Any:
-    """Return ``table[name]``; an unknown name raises ``ValueError`` listing the allowed ones."""
+    """Return ``table[name]``; an unknown name raises ``ValueError`` listing the allowed ones, in the
+    message format of :mod:`vaelab._checks` with ``what`` as the parameter's name."""
     try:
         return filled(table)[name]
     except KeyError:
         known = ", ".join(sorted(table)) or "(none registered)"
-        raise ValueError(f"unknown {what} {name!r}; choose from: {known}") from None
+        raise invalid(what, name, f"choose from: {known}") from None

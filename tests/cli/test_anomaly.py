@@ -89,7 +89,7 @@ def test_anomaly_on_new_rows_in_another_column_order(capsys, mixed_run, tmp_path
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--contamination", "0.7"], ("contamination=0.7 is not allowed", "(0, 0.5]")),
-    (["--score", "elbo", "--ae"], ("score 'elbo' is not allowed", "no posterior", "reconstruction")),
+    (["--score", "elbo", "--ae"], ("score='elbo' is not allowed", "no posterior", "reconstruction")),
     (["--samples", "0"], ("samples",)),
     (["--plot", "h.jpg"], ("unknown file type '.jpg'", ".png")),
     (["--categorical", "nosuch", "--data", "DATA"], ("'nosuch' are not feature columns",)),

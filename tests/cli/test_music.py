@@ -219,7 +219,7 @@ RUN_ERRORS = [
     ("a CSV of music", "melody", ["sample", "{run}", "--out", "x.csv"],
      ("CSV output needs table data", "holds music data")),
     ("an unknown feature", "melody", ["attribute", "{run}", "--feature", "loudness", "--out", "x.mid"],
-     ("unknown feature 'loudness'", "density")),
+     ("feature='loudness' is not allowed", "density")),
     ("a wrong output type", "accompany", ["accompany", "{run}", str(MELODY), "--out", "x.wav"],
      (".wav", ".mid")),
 ]

@@ -23,7 +23,7 @@ def test_build_model_rejects_bad_combinations() -> None:
         vaelab.build_model(ModelConfig(arch="conv"), table_data())
     with pytest.raises(ValueError, match="binarize='dynamic' needs likelihood='bernoulli'"):
         ModelConfig(binarize="dynamic", likelihood="gaussian")
-    with pytest.raises(ValueError, match="unknown model 'nope'; choose from: accompany, ae, cvae, dae, vae"):
+    with pytest.raises(ValueError, match="model='nope' is not allowed; choose from: accompany, ae, cvae, dae, vae"):
         ModelConfig(model="nope")
     with pytest.raises(ValueError, match="Bernoulli likelihood needs data inside the value range"):
         data = image_data(hi=16.0)

@@ -136,7 +136,7 @@ def test_score_harmony_errors():
     with pytest.raises(ValueError, match=r"target has shape \(1, 4, 4\) and predicted \(1, 4, 8\); "
                                          r"allowed: the same shape"):
         score_harmony(x, x[..., :4], pitch_range=WIDE)
-    with pytest.raises(ValueError, match=r"steps_per_quarter 0 is not allowed; give an integer >= 1"):
+    with pytest.raises(ValueError, match=r"steps_per_quarter=0 is not allowed; it must be an integer >= 1"):
         score_harmony(x, pitch_range=WIDE, steps_per_quarter=0)
     with pytest.raises(ValueError, match=r"predicted holds 33; allowed: integer tokens 0..14"):
         score_harmony(x, pitch_range=R)
@@ -216,9 +216,9 @@ def test_plan_windows_covers_every_step():
 def test_plan_windows_errors():
     with pytest.raises(ValueError, match=r"hop 5 is larger than window 4; allowed: 1 <= hop <= window"):
         plan_windows(10, 4, 5)
-    with pytest.raises(ValueError, match=r"window 0 is not allowed; give an integer >= 1"):
+    with pytest.raises(ValueError, match=r"window=0 is not allowed; it must be an integer >= 1"):
         plan_windows(10, 0, 1)
-    with pytest.raises(ValueError, match=r"n_steps 2.5 is not allowed; give an integer >= 1"):
+    with pytest.raises(ValueError, match=r"n_steps=2.5 is not allowed; it must be an integer >= 1"):
         plan_windows(2.5, 4, 1)
 
 
@@ -264,7 +264,7 @@ def test_stitch_and_cut_errors():
     plan = plan_windows(10, 4, 3)
     with pytest.raises(ValueError, match=r"windows have shape \(2, 1, 4\); allowed: \(3, V, 4\)"):
         stitch(np.zeros((2, 1, 4)), plan, 10)
-    with pytest.raises(ValueError, match=r"plan \[\(0, 4\), \(5, 9\)\] is not allowed; give windows"):
+    with pytest.raises(ValueError, match=r"plan=\[\(0, 4\), \(5, 9\)\] is not allowed; give windows"):
         stitch(np.zeros((2, 1, 4)), [(0, 4), (5, 9)], 9)  # gap at step 4
     with pytest.raises(ValueError, match=r"covering 12 steps"):
         stitch(np.zeros((3, 1, 4)), plan, 12)

@@ -65,7 +65,7 @@ def test_feature_registry_and_direct_call_agree():
 
 
 def test_feature_errors():
-    with pytest.raises(ValueError, match=r"unknown feature 'loudness'; known: density, height, interval"):
+    with pytest.raises(ValueError, match=r"feature='loudness' is not allowed; choose from: density, height, interval"):
         feature("loudness", MELODY, R)
     with pytest.raises(ValueError, match=r"tokens have shape \(8,\); allowed: \(N, T\)"):
         feature("density", MELODY[0], R)
@@ -108,7 +108,7 @@ def test_split_by_feature_skips_undefined_values_and_breaks_ties_by_index():
 
 def test_split_by_feature_errors():
     x = np.array([[2, 0], [2, 2], [2, 2], [2, 2]])
-    with pytest.raises(ValueError, match=r"quantile 0.6 is not allowed; give a share in \(0, 0.5\]"):
+    with pytest.raises(ValueError, match=r"quantile=0.6 is not allowed; give a share in \(0, 0.5\]"):
         split_by_feature(x, "density", R, quantile=0.6)
     with pytest.raises(ValueError, match=r"quantile 0.1 of the 4 sequence\(s\) with a defined 'density' "
                                          r"selects none"):
@@ -209,7 +209,7 @@ def test_baseline_errors():
     for cls in (UnigramBaseline, RepeatBaseline):
         with pytest.raises(ValueError, match=rf"{cls.__name__} is not fitted; call fit"):
             cls().score(TEST)
-        with pytest.raises(ValueError, match=r"n_tokens 2 is not allowed; give an integer >= 3"):
+        with pytest.raises(ValueError, match=r"n_tokens=2 is not allowed; it must be an integer >= 3"):
             cls().fit(TRAIN, 2)
         with pytest.raises(ValueError, match=r"train_tokens have shape \(4,\); allowed: \(N, T\) or "
                                              r"\(N, V, T\)"):

@@ -62,7 +62,7 @@ def test_interpolation_strip_takes_tensors_and_rejects_bad_shapes() -> None:
     np.testing.assert_array_equal(from_tensor, plots.tile(x, VR, ncols=4, pad=2))
     with pytest.raises(ValueError, match="at least 2 steps; got 1"):
         plots.interpolation_strip(x[:1], VR)
-    with pytest.raises(ValueError, match=r"\(steps, C, H, W\); got an array of shape \(4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"images has shape \(4, 8, 8\); allowed: \(steps, C, H, W\)"):
         plots.interpolation_strip(x[:, 0], VR)
 
 
@@ -108,7 +108,7 @@ def test_labelled_rows_names_rows_in_order_and_columns_when_given() -> None:
 
 
 @pytest.mark.parametrize("x, rows, cols, message", [
-    (images(6), ["a"], None, r"\(R, K, C, H, W\); got an array of shape \(6, 1, 8, 8\)"),
+    (images(6), ["a"], None, r"images has shape \(6, 1, 8, 8\); allowed: \(R, K, C, H, W\)"),
     (images(2, 3), ["a"], None, r"row_labels must have .* length R = 2; got 1"),
     (images(2, 3), ["a", "b"], ["x", "y"], r"col_labels must have .* length K = 3; got 2"),
 ])
@@ -134,7 +134,7 @@ def test_denoising_grid_rejects_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match=r"same shape \(N, C, H, W\); got \(5, 1, 8, 8\), "
                                          r"\(4, 1, 8, 8\) and \(5, 1, 8, 8\)"):
         plots.denoising_grid(images(5), images(4), images(5), VR)
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\); got an array of shape \(5, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"images has shape \(5, 8, 8\); allowed: \(N, C, H, W\)"):
         plots.denoising_grid(images(5), images(5)[:, 0], images(5), VR)
 
 
@@ -171,9 +171,9 @@ def test_normal_grid_is_symmetric_monotone_and_centred() -> None:
     assert z0[0, 0] == pytest.approx(NormalDist().inv_cdf(0.05))  # -1.645
     even = plots.normal_grid(4, eps=0.1)[:4, 0]
     assert 0.0 not in even and even[0] == pytest.approx(NormalDist().inv_cdf(0.1))
-    with pytest.raises(ValueError, match="n must be an integer >= 2; got 1"):
+    with pytest.raises(ValueError, match="n=1 is not allowed; it must be an integer >= 2"):
         plots.normal_grid(1)
-    with pytest.raises(ValueError, match=r"eps must be in \(0, 0.5\); got 0.5"):
+    with pytest.raises(ValueError, match=r"eps=0.5 is not allowed; it must be a number in \(0, 0.5\)"):
         plots.normal_grid(3, eps=0.5)
 
 
@@ -227,9 +227,9 @@ def test_kl_per_dimension_in_index_order_with_another_threshold() -> None:
 
 
 @pytest.mark.parametrize("kl, threshold, message", [
-    (np.ones((2, 3)), 0.01, r"shape \(Z,\); got shape \(2, 3\)"),
+    (np.ones((2, 3)), 0.01, r"kl has shape \(2, 3\); allowed: \(Z,\)"),
     (np.array([1.0, np.nan]), 0.01, "finite"),
-    (np.ones(3), -1.0, "threshold must be a number of nats >= 0; got -1.0"),
+    (np.ones(3), -1.0, "threshold=-1.0 is not allowed; it must be a number of nats >= 0"),
 ])
 def test_kl_per_dimension_rejects_bad_input(kl, threshold, message) -> None:
     with pytest.raises(ValueError, match=message):

@@ -90,7 +90,7 @@ def test_latent_scatter_with_many_classes_uses_a_colorbar(clusters) -> None:
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"method": "umap"}, r"unknown method 'umap'; allowed: auto, identity, pca, tsne"),
+    ({"method": "umap"}, r"method='umap' is not allowed; choose from: auto, identity, pca, tsne"),
     ({"labels": np.zeros(50, dtype=int)}, r"labels has shape \(50,\) but codes has 60 rows"),
     ({"labels": np.arange(60) % 3, "class_names": ["a", "b"]},
      r"class_names has 2 names; labels must be integers in 0..1, got \[0, 1, 2\]"),
@@ -101,7 +101,7 @@ def test_latent_scatter_rejects_bad_arguments(clusters, kwargs, message) -> None
 
 
 def test_latent_scatter_rejects_bad_codes() -> None:
-    with pytest.raises(ValueError, match=r"shape \(N, Z\); got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"codes has shape \(4,\); allowed: \(N, Z\)"):
         plots_latent.latent_scatter(np.zeros(4))
     with pytest.raises(ValueError, match="NaN or infinite"):
         plots_latent.latent_scatter(np.array([[0.0, np.nan]]))

@@ -66,7 +66,7 @@ def interpolate(model: Autoencoder, a: Array, b: Array, steps: int = 8, method: 
     (torch.Size([8, 1, 8, 8]), torch.Size([8, 8]))
     """
     check_int(steps, "steps", 2, what=" (the endpoints are included)")
-    path = lookup(INTERPOLATIONS, method, "interpolation method")
+    path = lookup(INTERPOLATIONS, method, "method")
     if y is not None:
         y = torch.as_tensor(y, device=model.device)
         y = y.reshape(1, *y.shape[1:])  # (1, ...): one example's condition

@@ -102,10 +102,10 @@ class Autoencoder(nn.Module, ABC):
         self.data_info: DataInfo | None = None
         self.condition = Condition(config) if config.condition in ("label", "columns") else None
         cond_dim = self.condition.dim if self.condition is not None else 0
-        self.encoder = lookup(ENCODERS, config.arch, "architecture")(
+        self.encoder = lookup(ENCODERS, config.arch, "arch")(
             config, out_dim=self.code_params * config.latent_dim, cond_dim=cond_dim
         )
-        self.decoder = lookup(DECODERS, config.arch, "architecture")(config, config.latent_dim,
+        self.decoder = lookup(DECODERS, config.arch, "arch")(config, config.latent_dim,
                                                                     cond_dim=cond_dim)
         self.likelihood_cls: type[Likelihood] = lookup(LIKELIHOODS, config.likelihood, "likelihood")
         self.scaler = Scaler(config.input_shape, config.categories)

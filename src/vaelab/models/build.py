@@ -88,7 +88,7 @@ def resolve_config(config: ModelConfig, info: Any) -> ModelConfig:
     defaults = KIND_DEFAULTS[info.kind]
     arch = defaults["arch"] if config.arch == AUTO else config.arch
     likelihood = defaults["likelihood"] if config.likelihood == AUTO else config.likelihood
-    hidden = config.hidden or lookup(ENCODERS, arch, "architecture").default_hidden
+    hidden = config.hidden or lookup(ENCODERS, arch, "arch").default_hidden
     noise = model_cls.default_noise if config.noise == AUTO else config.noise
     free_bits = defaults["free_bits"] if config.free_bits == AUTO else config.free_bits
     _check_kinds(config, info, arch, likelihood, noise)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaelab._checks import check_int, invalid
 from vaelab.data.tokens import (
     HOLD,
     REST,
@@ -44,10 +45,7 @@ def voice_ranges() -> dict[str, tuple[int, int]]:
 
 
 def _check_spq(steps_per_quarter: int) -> int:
-    if isinstance(steps_per_quarter, bool) or not isinstance(steps_per_quarter, int | np.integer) \
-            or steps_per_quarter < 1:
-        raise ValueError(f"steps_per_quarter {steps_per_quarter!r} is not allowed; give an integer >= 1")
-    return int(steps_per_quarter)
+    return check_int(steps_per_quarter, "steps_per_quarter", 1)
 
 
 def _satb(tokens: np.ndarray, pitch_range: tuple[int, int], name: str) -> np.ndarray:
@@ -256,9 +254,7 @@ def fit_transposition(melody_span: tuple[int, int] | None, target_span: tuple[in
 
 
 def _positive(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} {value!r} is not allowed; give an integer >= 1")
-    return int(value)
+    return check_int(value, name, 1)
 
 
 def plan_windows(n_steps: int, window: int, hop: int) -> list[tuple[int, int]]:
@@ -286,7 +282,7 @@ def _check_plan(plan: list[tuple[int, int]], n_steps: int) -> int:
           and stops[0] > starts[0] and np.all(np.diff(starts) > 0) and np.all(starts[1:] <= stops[:-1])
           and stops[-1] >= n_steps)
     if not ok:
-        raise ValueError(f"plan {plan!r} is not allowed; give windows (start, stop) of one length from "
+        raise invalid("plan", plan, "give windows (start, stop) of one length from "
                          f"step 0, each starting after the last and no later than it stops, covering "
                          f"{n_steps} steps (see plan_windows)")
     return int(stops[0] - starts[0])

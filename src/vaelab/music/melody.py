@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaelab._checks import check_int, invalid
 from vaelab.data.tokens import check_pitch_range, n_tokens, onsets, sounding_pitches
 
 
@@ -105,7 +106,7 @@ def feature(name: str, tokens: np.ndarray, pitch_range: tuple[int, int]) -> np.n
     [3.0]
     """
     if name not in FEATURES:
-        raise ValueError(f"unknown feature {name!r}; known: {', '.join(sorted(FEATURES))}")
+        raise invalid("feature", name, f"choose from: {', '.join(sorted(FEATURES))}")
     return FEATURES[name](tokens, pitch_range)
 
 
@@ -127,7 +128,7 @@ def split_by_feature(tokens: np.ndarray, name: str, pitch_range: tuple[int, int]
     ([0, 1], [2, 3])
     """
     if not 0.0 < quantile <= 0.5:
-        raise ValueError(f"quantile {quantile!r} is not allowed; give a share in (0, 0.5]")
+        raise invalid("quantile", quantile, "give a share in (0, 0.5]")
     values = feature(name, tokens, pitch_range)
     defined = np.flatnonzero(~np.isnan(values))
     k = int(np.floor(quantile * len(defined)))
@@ -171,10 +172,8 @@ def _sequences(tokens: np.ndarray, vocabulary: int, name: str) -> np.ndarray:
 
 
 def _check_vocabulary(vocabulary: int) -> int:
-    if isinstance(vocabulary, bool) or not isinstance(vocabulary, int | np.integer) or vocabulary < 3:
-        raise ValueError(f"n_tokens {vocabulary!r} is not allowed; give an integer >= 3 (rest, hold "
-                         "and at least one pitch), e.g. vaelab.data.tokens.n_tokens(pitch_range)")
-    return int(vocabulary)
+    return check_int(vocabulary, "n_tokens", 3, what=" (rest, hold and at least one pitch), e.g. "
+                     "vaelab.data.tokens.n_tokens(pitch_range)")
 
 
 def _laplace(counts: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from vaelab._checks import shape_error
+
 #: classes drawn as separate histograms at most; with more, one histogram of all rows
 MAX_CLASSES = 10
 
@@ -24,7 +26,7 @@ def score_histogram(scores: np.ndarray, threshold: float, score_name: str,
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or len(scores) == 0 or not np.isfinite(scores).all():
-        raise ValueError(f"scores must be a non-empty 1-D array of finite numbers, got shape {scores.shape}")
+        raise shape_error("scores", scores.shape, "(N,) finite numbers, N >= 1")
     flagged = int(np.sum(scores > threshold))
     fig = Figure(figsize=(7.0, 3.8), layout="constrained")
     ax = fig.add_subplot()

@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from vaelab._checks import check, check_int, check_number, shape_error
+
 HIGHLIGHT = "tab:orange"  # frames around the endpoints of a strip and the unchanged column
 
 
@@ -79,7 +81,7 @@ def _images(images: Any, shape: str) -> np.ndarray:
     """``images`` as float32, checked to have as many axes as ``shape`` names, e.g. "(N, C, H, W)"."""
     x = np.asarray(images, dtype=np.float32)
     if x.ndim != shape.count(",") + 1:
-        raise ValueError(f"images must have shape {shape}; got an array of shape {x.shape}")
+        raise shape_error("images", x.shape, shape)
     return x
 
 
@@ -265,10 +267,8 @@ def normal_grid(n: int, eps: float = 0.05) -> np.ndarray:
     >>> normal_grid(3, eps=0.5 - 0.3413447)[:3, 0].round(3).tolist()  # one sigma either side
     [-1.0, 0.0, 1.0]
     """
-    if not (isinstance(n, int) and n >= 2):
-        raise ValueError(f"n must be an integer >= 2; got {n!r}")
-    if not 0 < eps < 0.5:
-        raise ValueError(f"eps must be in (0, 0.5); got {eps}")
+    check_int(n, "n", 2)
+    check(isinstance(eps, int | float) and 0 < eps < 0.5, "eps", eps, "it must be a number in (0, 0.5)")
     v = np.array([NormalDist().inv_cdf(u) for u in np.linspace(eps, 1 - eps, n)])
     v = (v - v[::-1]) / 2  # exact symmetry despite rounding
     z0, z1 = np.meshgrid(v, v[::-1])
@@ -327,9 +327,8 @@ def kl_per_dimension(kl: np.ndarray, threshold: float = 0.01, sort: bool = True,
     """
     kl = np.asarray(kl, dtype=np.float64)
     if kl.ndim != 1 or not np.isfinite(kl).all():
-        raise ValueError(f"kl must be a finite array of shape (Z,); got shape {kl.shape}")
-    if not (math.isfinite(threshold) and threshold >= 0):
-        raise ValueError(f"threshold must be a number of nats >= 0; got {threshold}")
+        raise shape_error("kl", kl.shape, "(Z,) finite numbers")
+    check_number(threshold, "threshold", low=0.0, what="it must be a number of nats >= 0")
     order = np.argsort(-kl, kind="stable") if sort else np.arange(len(kl))
     values, pos = kl[order], np.arange(len(kl))
     active = values > threshold

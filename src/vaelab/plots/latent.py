@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
+from vaelab._checks import invalid, shape_error
+
 
 def _marker_size(n: int) -> float:
     """Dots small enough that thousands of points do not merge into a blob."""
@@ -101,12 +103,12 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray | None = None, method: 
     """
     z = np.asarray(codes, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
-        raise ValueError(f"codes must be a finite array of shape (N, Z); got shape {z.shape}"
-                         + ("" if z.ndim != 2 else " with NaN or infinite values"))
+        raise shape_error("codes", z.shape, "(N, Z) finite numbers" + ("" if z.ndim != 2 else
+                                                                      " (it holds NaN or infinite values)"))
     if method == "auto":
         method = "identity" if z.shape[1] <= 2 else "pca"
     if method not in PROJECTIONS:
-        raise ValueError(f"unknown method {method!r}; allowed: auto, {', '.join(PROJECTIONS)}")
+        raise invalid("method", method, f"choose from: auto, {', '.join(PROJECTIONS)}")
     style, handles = _label_style(labels, len(z), class_names)
     xy, (xlabel, ylabel) = PROJECTIONS[method](z, seed)
     fig = Figure(figsize=(6.0, 4.8), layout="constrained")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from vaelab._checks import shape_error
 from vaelab.data.tokens import pitch_span, tokens_to_notes
 
 VOICE_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -32,7 +33,7 @@ def _voices(tokens: np.ndarray) -> np.ndarray:
     if t.ndim == 2:
         t = t[:, None]
     if t.ndim != 3:
-        raise ValueError(f"piano rolls need tokens (N, T) or (N, V, T), got shape {t.shape}")
+        raise shape_error("tokens", t.shape, "(N, T) or (N, V, T)")
     return np.rint(t).astype(np.int64)
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import torch
 
 import vaelab
-from vaelab import checkpoint
 
 # name -> (what it is, model overrides, training settings, [(train until epoch, learning rate), ...]).
 # "default" is vaelab's default MLP VAE with the binarization of the published setup; only the number
@@ -62,7 +61,7 @@ def train(name: str, data: vaelab.Dataset, runs: Path, device: str) -> tuple[vae
     timing_file = run / "train_time.json"
     timing = json.loads(timing_file.read_text()) if timing_file.exists() else {"wall": 0.0, "cpu": 0.0}
     for until, lr in stages:
-        done = len(checkpoint.read_metrics(run)) if (run / "metrics.jsonl").exists() else 0
+        done = len(vaelab.RunDir(run).read_metrics())
         if done >= until:
             continue
         config = vaelab.TrainConfig(device=device, epochs=until, lr=lr, **train_kw)
@@ -74,7 +73,7 @@ def train(name: str, data: vaelab.Dataset, runs: Path, device: str) -> tuple[vae
         timing["cpu"] += cpu_seconds() - cpu
         timing_file.write_text(json.dumps(timing))
     model = vaelab.load(run, device=vaelab.resolve_device(device))
-    history = checkpoint.read_metrics(run)
+    history = vaelab.RunDir(run).read_metrics()
     best = min(history, key=lambda r: r.get("val_loss", r["train_loss"]))
     timing.update(epochs=len(history), best_epoch=best["epoch"],
                   epoch_seconds=sum(r["seconds"] for r in history), run=str(run))

@@ -15,7 +15,6 @@ import torch
 
 from vaelab.cli import main
 
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import train_report_runs
+from helpers import mixed_csv
 
 import vaelab
 from vaelab.config import ModelConfig
-
-from cli_helpers import train_report_runs
-from helpers import mixed_csv
 
 
 @pytest.fixture(scope="module")

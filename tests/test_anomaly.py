@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import table_data
 
 import vaelab
 from vaelab import anomaly
-
-from helpers import table_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

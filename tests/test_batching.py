@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SHAPE, embed
 
 from vaelab import latent
 from vaelab._batching import batches, map_batches
-
-from helpers import SHAPE, embed
 
 
 def test_codes_are_the_embeddings_computed_in_batches(vae, digits, monkeypatch) -> None:

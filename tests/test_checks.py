@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from vaelab._checks import (
-    check_choice, check_int, check_labels, check_number, check_one, check_rows, check_temperature, invalid,
+    check_choice,
+    check_int,
+    check_labels,
+    check_number,
+    check_one,
+    check_rows,
+    check_temperature,
+    invalid,
 )
 
 

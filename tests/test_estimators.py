@@ -15,8 +15,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from vaelab.estimators import (AUTO_MAX_EPOCHS, AETransformer, VAEAnomalyDetector, VAETransformer,
-                               auto_epochs, expected_failed_checks)
+from vaelab.estimators import (
+    AUTO_MAX_EPOCHS,
+    AETransformer,
+    VAEAnomalyDetector,
+    VAETransformer,
+    auto_epochs,
+    expected_failed_checks,
+)
 
 
 def _rows(n: int = 60, d: int = 5, seed: int = 0) -> np.ndarray:

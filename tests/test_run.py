@@ -7,14 +7,12 @@ import os
 import pickle
 
 import pytest
+from helpers import image_data
 
 import vaelab
 from vaelab import run as checkpoint
-from vaelab.run import RunDir
 from vaelab.config import ModelConfig, TrainConfig
-
-from helpers import image_data
-
+from vaelab.run import RunDir
 
 TINY = ModelConfig(latent_dim=4, hidden=(32,), channels=8)
 

@@ -8,10 +8,8 @@ from safetensors.torch import load_file
 
 import vaelab
 from vaelab import training
-from vaelab import run as checkpoint
-from vaelab.run import RunDir
 from vaelab.config import ModelConfig, TrainConfig
-
+from vaelab.run import RunDir
 
 TINY = ModelConfig(latent_dim=4, hidden=(32,), channels=8)
 

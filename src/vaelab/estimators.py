@@ -28,12 +28,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vaelab import anomaly
+from vaelab._checks import check_int
 from vaelab.config import TrainConfig
 from vaelab.data import DataInfo, Dataset
+from vaelab.latent.codes import decode_all, embed_all
 from vaelab.models import build_model
 from vaelab.training import fit
-from vaelab._checks import check_int
-from vaelab.latent.codes import decode_all, embed_all
 
 __all__ = ["AETransformer", "VAEAnomalyDetector", "VAETransformer"]
 

@@ -8,12 +8,11 @@ import io
 from pathlib import Path
 
 import pytest
+from cli_helpers import TINY, write_table
 
 import vaelab
 import vaelab.latent
 from vaelab.cli import main
-
-from cli_helpers import TINY, write_table
 
 
 @pytest.fixture(scope="module", autouse=True)

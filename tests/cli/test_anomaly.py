@@ -6,10 +6,9 @@ import csv
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
-
 from cli_helpers import fails, is_png, ok
 from helpers import COLORS, mixed_csv
+from sklearn.metrics import roc_auc_score
 
 TINY = ["--latent-dim", "3", "--hidden", "32", "--device", "cpu", "--quiet"]
 N = 400

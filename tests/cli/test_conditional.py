@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import fails, is_png, ok
 
 import vaelab
 from vaelab import losses, noise
 from vaelab.cli import main
-
-from cli_helpers import fails, is_png, ok
 
 TINY = ["--latent-dim", "4", "--hidden", "32", "--device", "cpu", "--quiet"]
 N_TEST = 360  # digits: 1797 rows, 20% held out

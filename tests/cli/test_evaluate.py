@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-
 from cli_helpers import KEYS, fails, ok, run, train_eval_runs
 
 

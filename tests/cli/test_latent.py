@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import fails, is_png, ok, train_latent_runs
 from PIL import Image
 
 import vaelab
 from vaelab import latent
-
-from cli_helpers import fails, is_png, ok, train_latent_runs
-
 
 N_TEST = 360  # rows in the digits test split
 

@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("music21")
 pytest.importorskip("mido")
 
+from cli_helpers import fails, is_png, ok, run  # noqa: E402
+
 from vaelab.cli import main  # noqa: E402
 from vaelab.data import corpora  # noqa: E402
 from vaelab.data.midi import read_melody, read_midi, write_midi  # noqa: E402
 from vaelab.data.tokens import Note, notes_to_tokens  # noqa: E402
-
-from cli_helpers import fails, is_png, ok, run  # noqa: E402
 
 TINY = ["--latent-dim", "4", "--hidden", "32", "--device", "cpu", "--quiet"]
 # Nine real chorales: seven kept (4/4, SATB), bwv269 (3/4) and bwv4.8 (bars off the grid) skipped.

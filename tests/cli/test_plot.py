@@ -6,8 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-
 from cli_helpers import fails, is_png, ok, train_latent_runs
 
 

@@ -6,10 +6,7 @@ import base64
 import re
 
 import pytest
-
-
 from cli_helpers import HOSTILE, HOSTILE_CLASS, IMG, PNG_MAGIC, fails, run
-
 
 HEADINGS = ("Run summary", "Evaluation", "Training curves", "Reconstructions", "Samples", "Interpolation",
             "Traversals", "Latent map", "Latent dimensions")

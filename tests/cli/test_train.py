@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import TINY, copy_run, fails, is_png, read_csv, run, write_table
 from safetensors.torch import load_file
 
 import vaelab
@@ -19,9 +20,6 @@ import vaelab.run
 import vaelab.training
 from vaelab.cli import main
 from vaelab.data import write_idx
-
-from cli_helpers import TINY, copy_run, fails, is_png, read_csv, run, write_table
-
 
 EPOCH_KEYS = {"epoch", "step", "train_loss", "train_rec", "train_kl", "val_loss", "seconds",
               "samples_per_s"}

@@ -8,14 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
+from cli_helpers import PNG_MAGIC, copy_run, fails, is_png, read_csv, run
 from safetensors.numpy import save_file
 
 import vaelab
 from vaelab.data import load_dataset
 from vaelab.latent.samplers import load_gmm
-
-from cli_helpers import PNG_MAGIC, copy_run, fails, is_png, read_csv, run
-
 
 N_DIGITS = 1797
 

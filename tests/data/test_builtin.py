@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import write_split
 
 from vaelab import registry
 from vaelab.data import builtin, load_dataset, read_idx, write_idx
 from vaelab.data.idx import SPLIT_FILES
-
-from helpers import write_split
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

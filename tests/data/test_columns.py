@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import mixed_csv
 
 import vaelab
-
-from helpers import mixed_csv
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

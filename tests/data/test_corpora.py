@@ -10,12 +10,11 @@ import pytest
 
 mido = pytest.importorskip("mido")
 
-from vaelab.data import music  # noqa: E402
-from vaelab.data import corpora as corpus_module  # noqa: E402
-from vaelab.data.tokens import FIRST_PITCH, n_tokens  # noqa: E402
-
 from helpers import SATB, pitches  # noqa: E402
 
+from vaelab.data import corpora as corpus_module  # noqa: E402
+from vaelab.data import music  # noqa: E402
+from vaelab.data.tokens import FIRST_PITCH, n_tokens  # noqa: E402
 
 # Chorales read in these tests: seven kept, bwv269 (3/4) and bwv4.8 (bars off the grid) skipped.
 CHORALES = ("bwv347", "bwv153.1", "bwv86.6", "bwv267", "bwv33.6", "bwv184.5", "bwv311", "bwv269", "bwv4.8")

@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import TINY
 
 import vaelab
 from vaelab.config import ModelConfig
 from vaelab.data import DataInfo, Dataset
-
-from helpers import TINY
 
 pytestmark = pytest.mark.usefixtures("isolated_env", "one_thread")
 

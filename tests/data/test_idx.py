@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import write_split
 
 from vaelab.data import load_dataset, read_idx, write_idx
 from vaelab.data.idx import decode_idx
-
-from helpers import write_split
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 

@@ -9,11 +9,11 @@ import pytest
 
 mido = pytest.importorskip("mido")
 
+from helpers import scale_melody, write_tracks  # noqa: E402
+
 from vaelab.data import load_dataset, music  # noqa: E402
 from vaelab.data.midi import read_melody, read_midi, top_notes, write_midi  # noqa: E402
 from vaelab.data.tokens import Note, notes_to_tokens, sounding_pitches  # noqa: E402
-
-from helpers import scale_melody, write_tracks  # noqa: E402
 
 
 def test_midi_round_trip(tmp_path):

@@ -7,11 +7,11 @@ import pytest
 
 mido = pytest.importorskip("mido")
 
+from helpers import SATB, pitches, scale_melody, write_tracks  # noqa: E402
+
 from vaelab.data import load_dataset, music  # noqa: E402
 from vaelab.data.midi import read_melody  # noqa: E402
 from vaelab.data.tokens import FIRST_PITCH, Note, n_tokens, notes_to_tokens  # noqa: E402
-
-from helpers import SATB, pitches, scale_melody, write_tracks  # noqa: E402
 
 
 @pytest.mark.parametrize("minor", [False, True])

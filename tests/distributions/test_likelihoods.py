@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Normal
+from helpers import table_data
 from torch.distributions import Bernoulli as TorchBernoulli
+from torch.distributions import Normal
 
 import vaelab
 from vaelab.distributions import Bernoulli, Gaussian
-
-from helpers import table_data
 
 
 def test_bernoulli_log_prob_in_data_units() -> None:

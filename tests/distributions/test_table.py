@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import COLORS
 
 import vaelab
 from vaelab.distributions.table import MixedTable
-
-from helpers import COLORS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

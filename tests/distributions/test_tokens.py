@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import accuracy
 
 from vaelab.distributions import Categorical, IndependentLogits
-
-from helpers import accuracy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

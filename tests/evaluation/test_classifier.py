@@ -9,8 +9,10 @@ import re
 import numpy as np
 import pytest
 import torch
+from helpers import image_data, table_data
 
 import vaelab
+from vaelab.data import DataInfo, Dataset
 from vaelab.evaluation.classifier import (
     FeatureClassifier,
     dataset_fingerprint,
@@ -20,9 +22,6 @@ from vaelab.evaluation.classifier import (
     save_classifier,
     train_classifier,
 )
-from vaelab.data import DataInfo, Dataset
-
-from helpers import image_data, table_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

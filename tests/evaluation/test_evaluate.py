@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import KEYS, train_eval_runs
 
 import vaelab
 from vaelab.evaluation import classifier, metrics
-
-from cli_helpers import KEYS, train_eval_runs
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated")
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import embed, image_data, tiny
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
@@ -15,8 +16,6 @@ from vaelab import latent
 from vaelab.config import ModelConfig
 from vaelab.data import DataInfo, Dataset
 from vaelab.evaluation import metrics
-
-from helpers import embed, image_data, tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

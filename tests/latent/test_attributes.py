@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SHAPE, embed, table_data
 
 import vaelab
 from vaelab import latent
 from vaelab.config import ModelConfig
-
-from helpers import SHAPE, embed, table_data
 
 
 def test_attribute_vector_is_the_difference_of_mean_codes(vae, digits) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import SHAPE, embed, gen
 
 from vaelab import latent
-
-from helpers import SHAPE, embed, gen
 
 
 def test_interpolation_endpoints_are_the_inputs_reconstructions(vae, digits) -> None:

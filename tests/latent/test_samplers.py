@@ -7,12 +7,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import SHAPE, gen, tiny
 from safetensors.numpy import load_file, save_file
 
 from vaelab import latent
 from vaelab.latent import GMMSampler
-
-from helpers import SHAPE, gen, tiny
 
 
 def test_gmm_reproduces_the_moments_of_the_training_codes(vae, digits) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import SHAPE, gen, tiny
 
 from vaelab import latent
-
-from helpers import SHAPE, gen, tiny
 
 
 def test_prior_samples_are_reproducible_and_temperature_scales_the_codes(monkeypatch) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import SHAPE, embed, tiny
 
 from vaelab import latent
-
-from helpers import SHAPE, embed, tiny
 
 
 def test_traverse_replaces_one_coordinate_at_a_time(vae, digits) -> None:

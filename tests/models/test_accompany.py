@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import K, accuracy, chorales, elbo_and_iwae, image_data, random_tokens, seq_data
 
 import vaelab
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.nn.recurrent import HarmonyDecoder
-
-from helpers import K, accuracy, chorales, elbo_and_iwae, image_data, random_tokens, seq_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

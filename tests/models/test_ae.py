@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import make, random_tokens, seq_data
 
 import vaelab
 from vaelab.evaluation import metrics
-
-from helpers import make, random_tokens, seq_data
-
 
 TINY = {"latent_dim": 3, "hidden": (16,)}
 

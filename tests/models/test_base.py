@@ -6,14 +6,12 @@ import itertools
 
 import pytest
 import torch
+from helpers import TINY, image_data, make
 
 import vaelab
 from vaelab.config import ModelConfig
 from vaelab.models import data_kinds
 from vaelab.registry import ENCODERS, LIKELIHOODS, MODELS
-
-from helpers import TINY, image_data, make
-
 
 CASES = [
     (model, arch, lik, kind)

@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
+from helpers import EMBED, TINY, cvae, image_data, table_data
 
 import vaelab
 from vaelab.config import ModelConfig
-
-from helpers import EMBED, TINY, cvae, image_data, table_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

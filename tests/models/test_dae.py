@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import TINY, image_data
 
 import vaelab
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.noise import psnr, rmse
-
-from helpers import TINY, image_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

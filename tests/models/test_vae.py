@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
+from helpers import make
 
 import vaelab
-
-from helpers import make
 
 
 def test_beta_and_free_bits_change_only_the_penalty() -> None:

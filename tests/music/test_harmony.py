@@ -18,7 +18,6 @@ from vaelab.music.harmony import (
     voice_ranges,
 )
 
-
 R = (60, 72)  # melody pitch range: token 2 = C4 (60), 4 = D4, 6 = E4
 WIDE = (36, 84)  # SATB pitch range
 

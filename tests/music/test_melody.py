@@ -19,7 +19,6 @@ from vaelab.music.melody import (
     token_accuracy,
 )
 
-
 R = (60, 72)  # melody pitch range: token 2 = C4 (60), 4 = D4, 6 = E4
 
 
@@ -65,7 +64,7 @@ def test_feature_registry_and_direct_call_agree():
 
 
 def test_feature_errors():
-    with pytest.raises(ValueError, match=r"feature='loudness' is not allowed; choose from: density, height, interval"):
+    with pytest.raises(ValueError, match=r"feature='loudness' is not allowed; choose from: density, height"):
         feature("loudness", MELODY, R)
     with pytest.raises(ValueError, match=r"tokens have shape \(8,\); allowed: \(N, T\)"):
         feature("density", MELODY[0], R)

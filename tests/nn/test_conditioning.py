@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import cvae
 
 from vaelab.config import ModelConfig
 from vaelab.nn.conditioning import Condition, broadcast_channels, concat
-
-from helpers import cvae
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import TINY, image_data
 
 import vaelab
 from vaelab.config import ModelConfig
-
-from helpers import TINY, image_data
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (1, 28, 32),

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import K, accuracy, elbo_and_iwae, random_tokens, seq_data
 
 import vaelab
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.data import Dataset
 from vaelab.distributions import Categorical
 from vaelab.nn.recurrent import RNNDecoder, RNNEncoder
-
-from helpers import K, accuracy, elbo_and_iwae, random_tokens, seq_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import TINY, table_data
 
 import vaelab
 from vaelab.config import ModelConfig
 from vaelab.nn.scaling import Scaler
-
-from helpers import TINY, table_data
 
 
 def test_gaussian_scaler_standardizes_each_column() -> None:

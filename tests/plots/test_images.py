@@ -8,14 +8,12 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 import torch
+from helpers import png, texts
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from vaelab import plots
 from vaelab.plots import HIGHLIGHT
-
-from helpers import png, texts
-
 
 VR = (0.0, 16.0)  # value range of the digits data
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import inspect
 
-
 from vaelab import plots
 from vaelab.plots import latent as plots_latent
 

@@ -6,14 +6,13 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from helpers import png, texts
 from matplotlib.patches import Circle
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from vaelab.plots import latent as plots_latent
-
-from helpers import png, texts
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cli_helpers import IMG
 
 import vaelab
 from vaelab.report import build_report
-
-from cli_helpers import IMG
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated")
 

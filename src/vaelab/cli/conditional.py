@@ -11,10 +11,9 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, load_data, open_run, run_data
 from vaelab.cli.conditions import ALL, classes, label_list
 from vaelab.config import parse_noise
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, load_data, open_run,
-                               run_data)
 from vaelab.latent.codes import reconstruct_all
 
 # -- restyle -----------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import sys
 from typing import Any
 
 import vaelab
-from vaelab.evaluation import classifier as feature_net
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
 from vaelab.data.builtin import cache_dir
+from vaelab.evaluation import classifier as feature_net
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, plots
-from vaelab.cli.common import (add_output_command, class_id, ints, open_run, read_input, run_data)
+from vaelab.cli.common import add_output_command, class_id, ints, open_run, read_input, run_data
 
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
 

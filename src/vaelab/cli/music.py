@@ -18,8 +18,8 @@ from vaelab.data.tokens import pitch_span
 
 
 def cmd_accompany(args: argparse.Namespace) -> int:
-    from vaelab.music.accompaniment import accompany
     from vaelab.data.midi import read_melody, read_midi  # mido: the music extra
+    from vaelab.music.accompaniment import accompany
 
     model, _, _ = open_run(args)
     path = outputs.check_suffix(args.out, (".mid", ".png", ".npy"))

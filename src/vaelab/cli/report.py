@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import report
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
 from vaelab.files import atomic_path
 from vaelab.run import RunDir
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
-
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -8,15 +8,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 import vaelab
 from vaelab import losses
-from vaelab.cli.common import (DATA_FLAGS, EXIT_INTERRUPTED, add_data_args,
-                               check_shape, data_config, device_arg, flag_name, ints, load_data, opt)
+from vaelab.cli.common import (
+    DATA_FLAGS,
+    EXIT_INTERRUPTED,
+    add_data_args,
+    check_shape,
+    data_config,
+    device_arg,
+    flag_name,
+    ints,
+    load_data,
+    opt,
+)
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, field_help
 from vaelab.report import write_run_figures
 from vaelab.run import RunDir
-
 
 # -- train ---------------------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
 from vaelab.cli.conditions import sample_conditions
-from vaelab.cli.common import (add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm)
 from vaelab.latent.codes import decode_all, reconstruct_all
 from vaelab.latent.samplers import DEFAULT_COMPONENTS, GMMSampler
 

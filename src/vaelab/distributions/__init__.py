@@ -9,7 +9,12 @@ from vaelab.distributions.likelihoods import Bernoulli, Gaussian
 from vaelab.distributions.posterior import DiagonalGaussian, standard_normal, standard_normal_log_prob
 from vaelab.distributions.table import MixedTable
 from vaelab.distributions.tokens import (
-    Categorical, Generated, IndependentLogits, TokenDecoding, check_token_temperature, choose_tokens,
+    Categorical,
+    Generated,
+    IndependentLogits,
+    TokenDecoding,
+    check_token_temperature,
+    choose_tokens,
 )
 
 __all__ = ["LOG_2PI", "Bernoulli", "Categorical", "DiagonalGaussian", "Gaussian", "Generated",

@@ -26,11 +26,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from vaelab._version import __version__
-from vaelab.run import atomic_path
-from vaelab.data import Dataset, DataInfo
 from vaelab._batching import BATCH, map_batches
 from vaelab._checks import check_int, shape_error
+from vaelab._version import __version__
+from vaelab.data import DataInfo, Dataset
+from vaelab.run import atomic_path
 
 FEATURE_DIM = 128
 FORMAT = "vaelab.FeatureClassifier"

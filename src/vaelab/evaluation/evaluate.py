@@ -19,14 +19,14 @@ import numpy as np
 import torch
 
 from vaelab import latent
-from vaelab.evaluation import fidelity, metrics
-from vaelab.evaluation.classifier import FeatureClassifier, features
-from vaelab.data import Dataset
 from vaelab._batching import map_batches
 from vaelab._checks import check_int
+from vaelab.data import Dataset
+from vaelab.evaluation import fidelity, metrics
+from vaelab.evaluation.classifier import FeatureClassifier, features
 from vaelab.latent.codes import decode_all, embed_all
-from vaelab.models import Autoencoder
 from vaelab.latent.samplers import GMMSampler
+from vaelab.models import Autoencoder
 
 #: neighbours that define each point's ball for precision and recall (Kynkäänniemi et al. 2019)
 PR_NEIGHBOURS = 3

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaelab.music import harmony, melody
-from vaelab.data import Dataset
 from vaelab._batching import map_batches
+from vaelab.data import Dataset
 from vaelab.latent.codes import decode_all, embed_all
 from vaelab.models import Autoencoder
+from vaelab.music import harmony, melody
 
 
 @torch.no_grad()

@@ -10,8 +10,8 @@ reproducible and independent of the model's device. Big inputs are embedded and 
 >>> frames, z = latent.interpolate(model, data.x_test[0], data.x_test[1], steps=8)
 """
 
-from vaelab.latent.codes import codes
 from vaelab.latent.attributes import apply_vector, attribute_vector, label_attribute, restyle
+from vaelab.latent.codes import codes
 from vaelab.latent.interpolation import Interpolation, interpolate, lerp, slerp
 from vaelab.latent.neighbours import Neighbours, nearest_training_examples
 from vaelab.latent.samplers import GMMSampler, fit_gmm

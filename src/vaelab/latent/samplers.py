@@ -17,14 +17,13 @@ from torch import Tensor
 
 from vaelab._batching import BATCH, Array
 from vaelab._checks import check_int, check_rows, check_temperature
+from vaelab._version import __version__
 from vaelab.distributions import standard_normal
+from vaelab.files import read_arrays, write_arrays
 from vaelab.latent.codes import embed_all
 from vaelab.models import Autoencoder
-from vaelab._version import __version__
-from vaelab.files import read_arrays, write_arrays
 from vaelab.registry import lookup
 from vaelab.run import GMM_FORMAT, RunDir
-
 
 
 class GMMSampler:

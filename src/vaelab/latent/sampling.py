@@ -9,11 +9,10 @@ from torch import Tensor
 
 from vaelab._batching import BATCH, Array, labels_tensor
 from vaelab._checks import check_int, check_temperature
-from vaelab.distributions import standard_normal
+from vaelab.distributions import check_token_temperature, standard_normal
 from vaelab.latent.codes import decode_all, draw_all
-from vaelab.models import Autoencoder
-from vaelab.distributions import check_token_temperature
 from vaelab.latent.samplers import GMMSampler
+from vaelab.models import Autoencoder
 
 
 @torch.no_grad()

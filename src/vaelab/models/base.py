@@ -30,11 +30,11 @@ import torch
 from torch import Tensor, nn
 
 from vaelab.config import AUTO, ModelConfig
+from vaelab.data import DataInfo
 from vaelab.distributions import DiagonalGaussian, Likelihood
 from vaelab.nn.conditioning import Condition
 from vaelab.nn.scaling import Scaler
 from vaelab.noise import corrupt
-from vaelab.data import DataInfo
 from vaelab.registry import DECODERS, ENCODERS, LIKELIHOODS, MODELS, lookup
 from vaelab.run import RunDir
 

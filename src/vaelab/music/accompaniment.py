@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaelab.music import harmony
-from vaelab.data.tokens import Note, notes_to_tokens
 from vaelab._checks import check_int
+from vaelab.data.tokens import Note, notes_to_tokens
 from vaelab.models import Autoencoder
+from vaelab.music import harmony
 
 
 @dataclass(frozen=True)

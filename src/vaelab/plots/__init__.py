@@ -11,8 +11,19 @@ Nothing here imports a model; the caller encodes, decodes and interpolates (:mod
 
 from vaelab.plots.anomaly import score_histogram
 from vaelab.plots.images import (
-    HIGHLIGHT, attribute_strip, denoising_grid, image_grid, interpolation_strip, kl_per_dimension,
-    labelled_rows, manifold_grid, normal_grid, reconstruction_grid, tile, training_curves, traversal_grid,
+    HIGHLIGHT,
+    attribute_strip,
+    denoising_grid,
+    image_grid,
+    interpolation_strip,
+    kl_per_dimension,
+    labelled_rows,
+    manifold_grid,
+    normal_grid,
+    reconstruction_grid,
+    tile,
+    training_curves,
+    traversal_grid,
 )
 from vaelab.plots.latent import latent_comparison, latent_scatter
 from vaelab.plots.music import note_name, piano_rolls

@@ -23,14 +23,14 @@ import torch
 
 from vaelab import latent, noise, plots
 from vaelab._version import __version__
-from vaelab.evaluation import metrics
 from vaelab.data import Dataset
 from vaelab.data.columns import decode_cell
-from vaelab.report.html import CSS, fmt, img, kv, side_by_side, table
+from vaelab.evaluation import metrics
+from vaelab.latent.samplers import GMMSampler, run_gmm
 from vaelab.losses import COLLAPSE_NATS, kl_collapse
 from vaelab.models import Autoencoder
 from vaelab.report.figures import music_pairs
-from vaelab.latent.samplers import GMMSampler, run_gmm
+from vaelab.report.html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.run import RunDir
 
 N_SHOWN = 8  # rows of a table shown for table data

@@ -3,47 +3,8 @@
 Every piece becomes one token per sixteenth-note step (:mod:`vaelab.data.tokens`, MusicVAE style,
 Roberts et al. 2018 sec. 5.1); examples are windows of ``window`` steps (default 32, two 4/4 bars)
 starting every ``stride`` steps (default 16, one bar), float32 (N, T) for one voice or (N, 4, T) for
-soprano, alto, tenor and bass. Decisions, for a reader who wonders why the numbers are what they are:
-
-* **Grid.** Onsets and ends are rounded to the nearest sixteenth (triplets land on the nearest
-  step; grace notes are dropped). Tied notes become one note (its holds). A chord, or several
-  voices inside one part, keep the top note at each onset.
-* **Bar lines.** A pickup (anacrusis) is padded with rests to a full bar, so step 0 is always a
-  downbeat and windows start at steps 0, stride, 2 * stride, ...: on bar lines for 4/4 pieces and a
-  stride of whole bars. The end is padded with rests so the last window reaches it (the final
-  cadence is kept); a piece shorter than a window gives none. A window that starts inside a held
-  note starts with that note (not a hold); windows that are entirely rest are dropped.
-* **chorales**: the Riemenschneider chorales of ``music21.corpus.chorales.Iterator`` (371 entries,
-  350 distinct files: 21 chorales are listed twice and are read once). Kept: the 291 in 4/4 with
-  exactly four parts named soprano, alto, tenor and bass. Skipped (music21 10.5): 41 in another or
-  a changing meter (35 in 3/4), 12 in 4/4 with 5 to 8 parts (instrumental doublings), and 6 whose
-  full bars drift off the 4/4 grid after an odd-length bar (bwv4.8, bwv48.3, bwv261, bwv276,
-  bwv324, bwv374), so that every window starts on a bar line. ``corpus_pieces`` lists the reasons.
-* **folk**: Essen folk songs shipped with music21 (``essenFolksong/*.abc``, 8,514 tunes in 31
-  files). Parsing them all takes about 4 minutes on 2 CPU cores, so ``folk`` is the German songs
-  of :data:`vaelab.data.corpora.FOLK_COLLECTIONS` (2,623 tunes, about a minute to parse once). Any
-  meter is kept: windows are plain step counts from the first downbeat (bar lines only when the
-  meter fits them).
-* **MIDI** (mido only; music21 not needed): ``voices="melody"`` (default) takes the first non-drum
-  part with notes, top note at each onset (:mod:`vaelab.data.midi`); its time signature is not
-  checked. ``voices="satb"`` takes the four non-drum parts with notes, highest mean pitch first, and
-  needs 4/4 throughout. A folder is searched recursively; an unreadable file is an error naming it.
-  Step 0 of a MIDI file is taken as a downbeat (its pickup, if any, is already written as a bar).
-* **Pitch range**: the lowest to the highest pitch of every loaded piece after transposing, so the
-  vocabulary (``hi - lo + 3`` tokens) covers the data.
-* **Split**: by piece, seeded (no piece has windows on both sides); with a single piece (one MIDI
-  file) by time instead: its last ``test_fraction`` of windows are the test split and the training
-  windows end before the first of them, so train and test share no steps.
-* **transpose**: ``"common"`` moves each piece by -6..+5 semitones to C major or A minor, its key
-  found by the Krumhansl-Schmuckler algorithm (:func:`key_shift`) for every source alike;
-  ``"augment:N"`` adds to the training split only N copies of each window, each shifted by a
-  different seeded random -5..+6 semitones (not 0) among those that keep it inside the pitch range
-  of the untransposed data (fewer distinct shifts fit: they repeat; none fits: no copy).
-* **Cache**: parsing with music21 is slow, so the parsed pieces (tokens per voice at their written
-  pitch, bar lines, meter) go to ``$VAELAB_CACHE/music/<corpus>-music21-<version>-v1.npz`` (else
-  ``~/.cache/vaelab/music``), written atomically and rebuilt when unreadable or out of date.
-  Windowing, transposing and splitting run after reading it: a cached load takes under a second
-  (chorales 0.3 s, folk 0.3 s; 0.8 s with ``transpose="common"``).
+soprano, alto, tenor and bass. How the pieces are read (grid, bar lines, which chorales and folk
+songs, MIDI parts, split, transposing, the cache) and why is in docs/music-data.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Pieces shared by the command modules: argument types and groups, loading a run and its data,
-and batched inference over numpy arrays. Imports only the public API."""
+and the GMM sampler of a run. Command modules import this, never each other."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ import torch
 
 import vaelab
 from vaelab.config import DataConfig
-from vaelab.latent.samplers import GMMSampler, cached_gmm
-from vaelab.latent.samplers import run_gmm as run_gmm_of
+from vaelab.latent.samplers import GMMSampler, cached_gmm, run_gmm
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -155,8 +154,8 @@ def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, run: vaelab.Ru
     return data
 
 
-def run_gmm(model: vaelab.Autoencoder, run: vaelab.RunDir, n_components: int | None,
-            data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
+def gmm_sampler(model: vaelab.Autoencoder, run: vaelab.RunDir, n_components: int | None,
+                data: vaelab.Dataset | None = None, cache: bool = True) -> tuple[GMMSampler, str]:
     """The GMM sampler over a run's training codes (:func:`vaelab.latent.samplers.run_gmm`) and, for
     the user, where it came from. ``data`` defaults to the run's own training data, read only when
     a GMM has to be fitted."""
@@ -177,8 +176,8 @@ def run_gmm(model: vaelab.Autoencoder, run: vaelab.RunDir, n_components: int | N
     if n_components is not None and n_components > len(data.x_train):
         raise ValueError(f"--components {n_components}: at most {len(data.x_train)}, the number of "
                          "training rows")
-    gmm, _ = run_gmm_of(model, run, data.x_train, data.y_train if model.conditional else None, n_components,
-                        cache=cache)
+    gmm, _ = run_gmm(model, run, data.x_train, data.y_train if model.conditional else None, n_components,
+                     cache=cache)
     k = len(gmm.weights)
     if cache:
         return gmm, f"a {k}-component GMM fitted to the training codes, cached in {path}"

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 import vaelab
-from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, gmm_sampler, open_run, run_data
 from vaelab.data.builtin import cache_dir
 from vaelab.evaluation import classifier as feature_net
 
@@ -32,7 +32,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             how = "cached" if loaded else "trained now, cached"
     sampler: Any = "prior"
     if args.sampler == "gmm":
-        sampler, _ = run_gmm(model, run, None, data, cache=args.data is None)
+        sampler, _ = gmm_sampler(model, run, None, data, cache=args.data is None)
     result = vaelab.evaluate(model, data, args.split, iwae_k=args.iwae_k, classifier=clf,
                              sampler=sampler, limit=args.limit, seed=args.seed,
                              progress=not args.json and sys.stderr.isatty())

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab import report
-from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, gmm_sampler, open_run, run_data
 from vaelab.files import atomic_path
 from vaelab.run import RunDir
 
@@ -21,7 +21,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     model, run, _ = open_run(args)
     data = run_data(args, model, run)
     # The GMM belongs to the run: cached in RUN/ only when fitted on the run's own training data.
-    gmm, _ = run_gmm(model, run, None, data, cache=args.data is None)
+    gmm, _ = gmm_sampler(model, run, None, data, cache=args.data is None)
     text = report.build_report(model, run, data, gmm=gmm)
     with atomic_path(path) as tmp:  # --out may be anywhere, RUN/report.html by default
         tmp.write_text(text, encoding="utf-8")

@@ -14,7 +14,7 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
-from vaelab.cli.common import add_data_args, add_run_command, device_arg, open_run, run_data, run_gmm
+from vaelab.cli.common import add_data_args, add_run_command, device_arg, gmm_sampler, open_run, run_data
 from vaelab.cli.conditions import sample_conditions
 from vaelab.latent.codes import decode_all, reconstruct_all
 from vaelab.latent.samplers import DEFAULT_COMPONENTS, GMMSampler
@@ -46,7 +46,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         source = "the prior"
     else:
         k = DEFAULT_COMPONENTS if args.components is None else args.components
-        sampler, source = run_gmm(model, vaelab.RunDir(args.run), k)
+        sampler, source = gmm_sampler(model, vaelab.RunDir(args.run), k)
     music = model.data_info.kind == "sequence"
     if args.token_temperature is not None and not music:
         raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "

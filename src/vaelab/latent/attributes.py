@@ -106,4 +106,4 @@ def apply_vector(model: Autoencoder, x: Array, v: Array, strengths: Sequence[flo
         raise ValueError(f"strengths={strengths!r} is not allowed; give a non-empty list of numbers")
     z = embed_all(model, x, batch_size=batch_size)[:, None, :] + s[None, :, None] * v  # (N, S, Z)
     out = decode_all(model, z.reshape(-1, z.shape[-1]), batch_size=batch_size)  # (N * S, *shape)
-    return out.reshape(len(x), len(s), *out.shape[1:])
+    return out.reshape(len(x), len(s), *out.shape[1:])  # (N * S, *shape) -> (N, S, *shape)

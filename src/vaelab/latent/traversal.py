@@ -68,4 +68,4 @@ def traverse(model: Autoencoder, x: Array, dims: Sequence[int] | None = None, va
     n = len(dims) * len(values)
     y_all = None if y_t is None else y_t.expand(n, *y_t.shape[1:])
     out = decode_all(model, z.reshape(-1, z_dim), y_all, batch_size=batch_size)  # (D * V, *shape)
-    return Traversal(out.reshape(len(dims), len(values), *out.shape[1:]), dims, values, z)
+    return Traversal(out.reshape(len(dims), len(values), *out.shape[1:]), dims, values, z)  # (D, V, *shape)

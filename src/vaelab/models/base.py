@@ -230,7 +230,7 @@ class Autoencoder(nn.Module, ABC):
         s, b = z.shape[:2]
         x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * b, *x.shape[1:])  # (S*B, *shape)
         y_rep = None if y is None else y.unsqueeze(0).expand(s, *y.shape).reshape(s * b, *y.shape[1:])
-        return self.decode(z.reshape(s * b, -1), y_rep).log_prob(x_rep).reshape(s, b)
+        return self.decode(z.reshape(s * b, -1), y_rep).log_prob(x_rep).reshape(s, b)  # (S*B,) -> (S, B)
 
     @property
     def device(self) -> torch.device:

@@ -72,7 +72,7 @@ class VoiceEmbedding(nn.Module):
         b, v, t = tokens.shape
         offset = torch.arange(v, device=tokens.device)[:, None] * self.n_classes  # (V, 1)
         e = self.table(tokens + offset)  # (B, V, T, dim)
-        return e.permute(0, 2, 1, 3).reshape(b, t, -1)
+        return e.permute(0, 2, 1, 3).reshape(b, t, -1)  # (B, T, V * dim): a step's voices side by side
 
 
 class RecurrentStack(nn.Module):
@@ -145,6 +145,7 @@ class AutoregressiveRNN(nn.Module):
     def _logits(self, out: Tensor) -> Tensor:
         """RNN outputs (B, T', H) -> logits (B, V, T', K)."""
         b, t, _ = out.shape
+        # (B, T', V * K) -> (B, T', V, K) -> (B, V, T', K)
         return self.head(out).reshape(b, t, self.voices, self.n_tokens).permute(0, 2, 1, 3)
 
     def _start(self, b: int, device: torch.device) -> Tensor:
@@ -232,14 +233,14 @@ class RecurrentDecoding:
 
     def logits(self, tokens: Tensor) -> Tensor:
         d = self.decoder
-        out = d.core.teacher_forced(tokens.reshape(len(tokens), d.voices, d.steps), self.cond)
+        out = d.core.teacher_forced(tokens.reshape(len(tokens), d.voices, d.steps), self.cond)  # (B, V, T)
         return out.reshape(len(tokens), *d.shape, -1)  # (B, *shape, K)
 
     def generate(self, temperature: float, generator: torch.Generator | None) -> Generated:
         d = self.decoder
         tokens, logits = d.core.generate(self.cond, None, d.steps, temperature, generator)
         b = len(self.cond)
-        return Generated(tokens.reshape(b, *d.shape), logits.reshape(b, *d.shape, -1))
+        return Generated(tokens.reshape(b, *d.shape), logits.reshape(b, *d.shape, -1))  # (B, *shape[, K])
 
 
 class HarmonyDecoder(nn.Module):

@@ -60,9 +60,10 @@ def test_trainer_state_never_unpickles_code(run, tmp_path) -> None:
 
     with open(run / "trainer_state.pt", "wb") as f:
         pickle.dump({"epoch": 1, "x": Exploit()}, f, protocol=2)
-    with pytest.raises(ValueError, match="trainer_state.pt is damaged or truncated"):
+    with pytest.raises(ValueError, match="trainer_state.pt is damaged or truncated") as err:
         RunDir(run).load_trainer_state()
     assert not marker.exists()
+    assert "weights_only" not in str(err.value)  # never advise a load that would run the payload
     (run / "trainer_state.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="trainer_state.pt is damaged"):
         RunDir(run).load_trainer_state()

@@ -133,6 +133,8 @@ class RunDir:
 
     def read_config(self) -> RunConfig:
         """Read and validate RUN/config.json into a :class:`RunConfig`."""
+        if self.path.exists() and not self.path.is_dir():
+            raise FileNotFoundError(f"{self.path} is a file, not a run directory")
         if not self.path.is_dir():
             raise FileNotFoundError(f"run directory {self.path} does not exist")
         path = self.path / self.CONFIG
@@ -189,8 +191,10 @@ class RunDir:
             raise FileNotFoundError(f"{path} is missing: there is no training to resume in {self.path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises several types for truncated or tampered files
-            raise _damaged(path, err) from None
+        except Exception:  # torch raises several types for truncated or tampered files
+            # Not torch's message: it advises weights_only=False, which would run a tampered file's code.
+            raise ValueError(f"{path} is damaged or truncated, or holds objects other than tensors and plain "
+                             "containers, which vaelab never unpickles (that could run code)") from None
         if not isinstance(state, dict) or "epoch" not in state:
             raise ValueError(f"{path} is not a vaelab trainer state")
         return state

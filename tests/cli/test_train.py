@@ -261,7 +261,7 @@ def test_same_seed_gives_the_same_model(capsys, tmp_path):
     (["--epochs", "0"], ("--epochs 0", "positive integer")),
     (["--precision", "fp8"], ("--precision 'fp8'", "float32, bfloat16")),
     (["--lr", "-1"], ("--lr -1.0", "> 0")),
-    (["--data", "pics", "--image-size", "8,8,8"], ("image_size=(8, 8, 8)", "HEIGHT,WIDTH")),
+    (["--data", "pics", "--image-size", "8,8,8"], ("--image-size (8, 8, 8)", "HEIGHT,WIDTH")),
     (["--data", "digits", "--label-column", "kind"], ("label_column='kind'", "CSV files")),
     (["--data", "table.csv", "--label-column", "colour"],
      ("table.csv", "'colour' not found", "a, b, kind, c")),
@@ -370,3 +370,10 @@ def test_ctrl_c_in_the_first_epoch_gives_advice_that_works(capsys, tmp_path, mon
     code, _, err = run(capsys, "train", *RESUME, "--epochs", 2, "--out", "a", "--overwrite")
     assert code == 0, err
     assert [r["epoch"] for r in metrics(tmp_path / "a")] == [1, 2]
+
+
+def test_data_errors_name_the_flag_not_the_field(capsys):
+    fails(capsys, "train", "--data", "digits", "--limit", "0", words=("--limit 0 is not allowed",))
+    fails(capsys, "train", "--data", "digits", "--window", "0", words=("--window 0 is not allowed",))
+    fails(capsys, "train", "--limit", "5", words=("--limit needs --data SPEC",))
+

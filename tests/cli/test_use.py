@@ -225,7 +225,10 @@ def test_damaged_run_files_are_named(digits_run, capsys, tmp_path):
     raw["model"]["latent_dim"] = 3
     config.write_text(json.dumps(raw))
     shutil.copy(digits_run("vae", "conv")[0] / "model.safetensors", weights)
-    fails(capsys, "info", "r", words=("r/model.safetensors does not match r/config.json",))
+    fails(capsys, "info", "r", words=("r/model.safetensors does not match r/config.json",
+                                      "the config builds"))
+    (tmp_path / "afile").write_text("not a run")
+    fails(capsys, "info", "afile", words=("afile is a file, not a run directory",))
 
     config.write_text(good)
     metrics_file = run_dir / "metrics.jsonl"

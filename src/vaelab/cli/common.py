@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import vaelab
-from vaelab.config import DataConfig
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, field_help
 from vaelab.latent.samplers import GMMSampler, cached_gmm, run_gmm
 
 EXIT_USAGE = 2
@@ -26,6 +26,29 @@ DATA_FLAGS = ("data", "data_dir", "label_column", "condition_columns", "categori
 def flag_name(dest: str) -> str:
     """``label_column`` -> ``--label-column``."""
     return "--limit" if dest == "data_limit" else "--" + dest.replace("_", "-")
+
+
+#: config fields that have a command-line flag, and the flag where it is not the name with dashes
+FIELD_FLAGS = {"spec": "--data", "limit": "--limit", "categorical_columns": "--categorical",
+               "device": "--device",
+               **{name: flag_name(name) for name in ("data_dir", "label_column", "condition_columns",
+                                                     "image_size", "window", "stride", "transpose",
+                                                     "voices")},
+               **{name: flag_name(name) for cls in (ModelConfig, TrainConfig)
+                  for name, (_, is_flag) in field_help(cls).items() if is_flag}}
+
+
+def flagged(make: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build a config or model; an error about a field (``epochs=0 is not allowed; ...``) names the
+    command-line flag instead (``--epochs 0 is not allowed; ...``)."""
+    try:
+        return make(*args, **kwargs)
+    except ValueError as err:
+        message = str(err)
+        field, sep, rest = message.partition("=")
+        if sep and field in FIELD_FLAGS:
+            message = f"{FIELD_FLAGS[field]} {rest}"
+        raise ValueError(message) from None
 
 
 def ints(text: str) -> tuple[int, ...]:
@@ -92,18 +115,18 @@ def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConf
     if args.data is None:
         given = [flag_name(k) for k in DATA_FLAGS[1:] if getattr(args, k, None) is not None]
         if given:
-            raise ValueError(f"{', '.join(given)} need --data SPEC")
+            raise ValueError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --data SPEC")
         if stored is None:
             raise ValueError("this run does not record its data; pass --data SPEC")
         return stored
     size = args.image_size
     if size is not None and len(size) == 1:
         size = (size[0], size[0])
-    return DataConfig(spec=args.data, data_dir=args.data_dir, label_column=args.label_column,
-                      condition_columns=args.condition_columns,
-                      categorical_columns=getattr(args, "categorical", None), image_size=size,
-                      window=args.window, stride=args.stride, transpose=args.transpose, voices=args.voices,
-                      limit=getattr(args, "data_limit", None))
+    return flagged(DataConfig, spec=args.data, data_dir=args.data_dir, label_column=args.label_column,
+                   condition_columns=args.condition_columns,
+                   categorical_columns=getattr(args, "categorical", None), image_size=size,
+                   window=args.window, stride=args.stride, transpose=args.transpose, voices=args.voices,
+                   limit=getattr(args, "data_limit", None))
 
 
 def load_data(cfg: DataConfig, schema: vaelab.DataInfo | None = None) -> vaelab.Dataset:

@@ -13,11 +13,13 @@ from vaelab import losses
 from vaelab.cli.common import (
     DATA_FLAGS,
     EXIT_INTERRUPTED,
+    FIELD_FLAGS,
     add_data_args,
     check_shape,
     data_config,
     device_arg,
     flag_name,
+    flagged,
     ints,
     load_data,
     opt,
@@ -101,23 +103,6 @@ def _default_out(data: str, model: str) -> Path:
     return out
 
 
-def _flag(name: str) -> str:
-    spec = ALL_FLAGS.get(name)
-    return spec[0] if spec else flag_name(name)
-
-
-def _flagged(make: Any, *args: Any, **kwargs: Any) -> Any:
-    """Build a config or model; its errors name the command-line flag (``--epochs 0``), not the field."""
-    try:
-        return make(*args, **kwargs)
-    except ValueError as err:
-        message = str(err)
-        for name in ALL_FLAGS:
-            if message.startswith(f"{name}="):
-                message = f"{_flag(name)} {message[len(name) + 1:]}"
-        raise ValueError(message) from None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     device = vaelab.resolve_device(args.device)
     train_overrides = _pick(args, TRAIN_FLAGS | SWITCHES)
@@ -131,19 +116,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if changed:
             raise ValueError(
                 f"--resume continues {out} with its own data and model; it can change only "
-                f"{', '.join(_flag(k) for k in sorted(RESUMABLE))} and --device, "
-                f"not {', '.join(_flag(k) for k in changed)}")
+                f"{', '.join(FIELD_FLAGS[k] for k in sorted(RESUMABLE))} and --device, "
+                f"not {', '.join(FIELD_FLAGS.get(k, flag_name(k)) for k in changed)}")
         if not RunDir(out).has(RunDir.TRAINER_STATE):
             raise ValueError(f"{out} has no completed epoch to resume; start it again with "
                              "--overwrite")
         data_cfg = stored.data
-        train_cfg = _flagged((stored.train or TrainConfig()).replace, **train_overrides,
+        train_cfg = flagged((stored.train or TrainConfig()).replace, **train_overrides,
                              device=args.device)
         model = vaelab.load(out)
     else:
         data_cfg = data_config(args, DataConfig())
-        model_cfg = _flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
-        train_cfg = _flagged(TrainConfig, **train_overrides, device=args.device)
+        model_cfg = flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
+        train_cfg = flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
         if RunDir(out).is_run() and not args.overwrite:
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
@@ -152,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {out} is a file; give a directory for the run")
     data = load_data(data_cfg)
     if not args.resume:
-        model = _flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
+        model = flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
         if args.overwrite:
             RunDir(out).clear()
     check_shape(model, data)

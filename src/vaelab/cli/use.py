@@ -69,7 +69,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         outputs.save_figure(fig, path)
     else:
         outputs.write_data(path, np.concatenate(groups), model.data_info, title=title + given)
-    print(f"wrote {args.n * len(groups)} samples{given} to {path} (from {source}{temp})")
+    count = f"{args.n} samples" if len(groups) == 1 else \
+        f"{args.n * len(groups)} samples ({args.n} per label)"
+    print(f"wrote {count}{given if len(groups) <= 3 else ''} to {path} (from {source}{temp})")
     return 0
 
 

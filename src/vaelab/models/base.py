@@ -280,8 +280,23 @@ def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") ->
     state = run.load_weights(device="cpu")
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0] if str(err) else "mismatch"
+    except RuntimeError:
         raise ValueError(f"{run.file(RunDir.WEIGHTS)} does not match {run.file(RunDir.CONFIG)}: "
-                         f"{first}") from None
+                         f"{_mismatch(model.state_dict(), state)}") from None
     return model.to(device).eval()
+
+
+def _mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> str:
+    """What differs between the weights a config builds and the weights in a file, in a few words."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [f"{k} is {tuple(found[k].shape)}, the config builds {tuple(v.shape)}"
+              for k, v in expected.items() if k in found and found[k].shape != v.shape]
+
+    def some(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    parts = ([f"missing {some(missing)}"] if missing else []) + \
+        ([f"unexpected {some(unexpected)}"] if unexpected else []) + shapes[:2]
+    return "; ".join(parts) or "the tensors differ"
+

@@ -119,3 +119,13 @@ def test_a_gmm_older_than_the_weights_is_stale(run) -> None:
     os.utime(run / "model.safetensors", ns=(0, (run / "gmm.safetensors").stat().st_mtime_ns + 10**9))
     assert rd.load_gmm() is None
 
+
+
+def test_leftovers_of_interrupted_writes_are_not_the_users_files(run) -> None:
+    rd = RunDir(run)
+    (run / ".model.safetensors.abc.tmp").write_bytes(b"half")
+    (run / "mine.txt").write_text("the user's")
+    assert [p.name for p in rd.leftovers()] == [".model.safetensors.abc.tmp"]
+    assert rd.foreign() == ["mine.txt"]
+    rd.sweep()
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []

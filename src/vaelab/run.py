@@ -103,8 +103,27 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self.path / name).exists()
 
+    def leftovers(self) -> list[Path]:
+        """Temporary files that an interrupted atomic write of the run's own files left behind
+        (``.NAME.*.tmp``, also in figures/)."""
+        found = [p for p in self.path.glob(".*.tmp") if any(p.name.startswith(f".{n}.") for n in self.FILES)]
+        return found + sorted((self.path / self.FIGURES).glob(".*.tmp"))
+
+    def sweep(self) -> None:
+        """Remove :meth:`leftovers`; a writer calls it when it opens the run."""
+        for path in self.leftovers():
+            path.unlink(missing_ok=True)
+
+    def foreign(self) -> list[str]:
+        """Names in the directory that are neither a run's files nor their leftovers: the user's."""
+        if not self.path.is_dir():
+            return []
+        own = {*self.FILES, self.FIGURES, *(p.name for p in self.leftovers())}
+        return sorted(p.name for p in self.path.iterdir() if p.name not in own)
+
     def clear(self) -> None:
         """Remove what a run wrote (for ``--overwrite``); the user's other files stay."""
+        self.sweep()
         for name in self.FILES:
             (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.path / self.FIGURES, ignore_errors=True)

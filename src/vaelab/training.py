@@ -189,6 +189,7 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     if resume:
         _restore(run, rows, model, optimizer, shuffle, state, config, device)
     if run is not None:
+        run.sweep()  # what a killed run's interrupted writes left
         run.write_config(model.config, model.data_info, config, data_config)
     steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
     kl_weight = KLSchedule.from_config(config, steps_per_epoch)

@@ -186,7 +186,7 @@ def test_resume_refuses_to_change_the_model(capsys, tmp_path):
     before = snapshot(tmp_path / "a")
     fails(capsys, "train", "--resume", "--out", "a", "--epochs", 2, "--latent-dim", 3,
           words=("--latent-dim", "--epochs", "a"))
-    fails(capsys, "train", "--resume", "--out", "a", "--data", "digits", words=("--data",))
+    fails(capsys, "train", "--resume", "--out", "a", "--data", "other.csv", words=("--data",))
     fails(capsys, "train", "--resume", "--out", "a", "--batch-size", "32", words=("--batch-size",))
     fails(capsys, "train", "--resume", "--out", "a", "--label-column", "kind",
           words=("--label-column",))
@@ -377,3 +377,31 @@ def test_data_errors_name_the_flag_not_the_field(capsys):
     fails(capsys, "train", "--data", "digits", "--window", "0", words=("--window 0 is not allowed",))
     fails(capsys, "train", "--limit", "5", words=("--limit needs --data SPEC",))
 
+
+
+def test_resume_says_where_it_starts_and_refuses_what_makes_no_sense(capsys, tmp_path):
+    assert train_seeded(*RESUME, "--epochs", 2, "--out", "a") == 0
+    before = snapshot(tmp_path / "a")
+    fails(capsys, "train", "--resume", "--out", "a", "--overwrite",
+          words=("--resume", "--overwrite", "give one"))
+    fails(capsys, "train", "--resume", "--out", "a", "--epochs", 1, words=("already run 2 epochs",))
+    out = run(capsys, "train", "--resume", "--out", "a", "--epochs", 2)[1]
+    assert "already has its 2 epochs; nothing to resume" in out
+    assert snapshot(tmp_path / "a") == before
+    (tmp_path / "a" / ".trainer_state.pt.x1.tmp").write_bytes(b"left by a killed run")
+    code, out, _ = run(capsys, "train", "--resume", "--out", "a", "--epochs", 3, "--data", "digits",
+                       "--quiet")
+    assert code == 0 and "resuming from epoch 2 of 3" in out  # --data digits is the run's own data
+    assert not list((tmp_path / "a").glob(".*.tmp"))
+    fails(capsys, "train", "--resume", "--out", "a", "--epochs", 4, "--data", "iris.csv",
+          words=("can change only", "not --data"))
+
+
+def test_a_run_goes_only_into_an_empty_directory_or_over_a_run(capsys, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    for flags in ((), ("--overwrite",)):
+        fails(capsys, "train", *RESUME, "--epochs", 1, "--out", "mine", *flags,
+              words=("--out mine holds files that are not a run's (notes.txt)",))
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

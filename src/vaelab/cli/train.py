@@ -83,8 +83,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run directory")
     g.add_argument("--out", metavar="DIR", help="run directory (default: runs/DATA-MODEL[-N])")
     g.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last completed epoch")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+                   help="continue the run in --out from its last completed epoch up to --epochs (its own "
+                   "data; it may change only the learning rate, patience, precision and device)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out: removes only the files a run writes; a directory holding "
+                   "anything else is refused")
     g.add_argument("--no-figures", action="store_true", help="do not write figures/")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -109,10 +112,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out is None:
             raise ValueError("--resume needs --out RUN, the run directory to continue")
+        if args.overwrite:
+            raise ValueError("--resume continues the run in --out and --overwrite replaces it; give one")
         out = Path(args.out)
         stored = RunDir(out).read_config()
-        changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE)
-                         | {k for k in DATA_FLAGS if getattr(args, k) is not None})
+        data_flags = {k for k in DATA_FLAGS if getattr(args, k) is not None}
+        if data_flags and data_config(args, stored.data) == stored.data:
+            data_flags = set()  # the run's own data, spelled out again
+        changed = sorted(set(_pick(args, MODEL_FLAGS)) | (set(train_overrides) - RESUMABLE) | data_flags)
         if changed:
             raise ValueError(
                 f"--resume continues {out} with its own data and model; it can change only "
@@ -123,18 +130,31 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "--overwrite")
         data_cfg = stored.data
         train_cfg = flagged((stored.train or TrainConfig()).replace, **train_overrides,
-                             device=args.device)
+                            device=args.device)
+        done = int(RunDir(out).load_trainer_state()["epoch"])
+        if train_cfg.epochs < done:
+            raise ValueError(f"--epochs {train_cfg.epochs}: {out} has already run {done} epochs; give more "
+                             "to continue it")
+        if train_cfg.epochs == done:
+            print(f"{out} already has its {done} epoch{'s' if done != 1 else ''}; nothing to resume (give a "
+                  "larger --epochs to train on)")
+            return 0
         model = vaelab.load(out)
     else:
         data_cfg = data_config(args, DataConfig())
         model_cfg = flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
         train_cfg = flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; give a directory for the run")
+        foreign = RunDir(out).foreign()
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise ValueError(f"--out {out} holds files that are not a run's ({shown}); a run goes into an "
+                             "empty directory or replaces a run (--overwrite): give another --out")
         if RunDir(out).is_run() and not args.overwrite:
             raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
                              "--overwrite to replace it, or another --out")
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; give a directory for the run")
     data = load_data(data_cfg)
     if not args.resume:
         model = flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
@@ -145,6 +165,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
           f"{n_params:,} parameters) on {data.info.name} {tuple(data.info.shape)}: "
           f"{len(data.x_train)} rows, {train_cfg.epochs} epochs, device {device}; run: {out}")
+    if args.resume:
+        print(f"resuming from epoch {done} of {train_cfg.epochs}")
     try:
         result = vaelab.fit(model, data.x_train, data.y_train, train_cfg, run_dir=out,
                             data_config=data_cfg, resume=args.resume, progress=not args.quiet)

@@ -310,11 +310,15 @@ def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedu
     bad = (~torch.isfinite(table[:, 0])).nonzero()
     if len(bad) or not math.isfinite(train_loss):
         first_bad = int(bad[0, 0]) if len(bad) else 0
-        where = f"{run}" if run is not None else "nothing was saved (no run_dir)"
+        if run is None:
+            saved = "nothing was saved (no run_dir)"
+        elif epoch == 1:
+            saved = f"no epoch was completed, so nothing was saved in {run}"
+        else:
+            saved = f"last good checkpoint: epoch {epoch - 1} in {run}"
         raise NonFiniteLossError(
-            f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of "
-            f"{steps_per_epoch}; last good checkpoint: epoch {epoch - 1} in {where}; "
-            "lower the learning rate or clip the gradient norm"
+            f"the loss became non-finite at epoch {epoch}, step {first_bad + 1} of {steps_per_epoch}; "
+            f"{saved}; lower the learning rate or clip the gradient norm"
         )
     return {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_rec": train_rec,
             "train_kl": train_kl, "kl_weight": kl_weight(state.step - 1), "seconds": seconds,

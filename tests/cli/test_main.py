@@ -45,3 +45,22 @@ def test_console_script_runs_and_errors_cleanly(digits_run, tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["vaelab: error: run directory no-such-run does not exist"]
     assert done.stdout == ""
+
+
+def test_bare_vaelab_lists_the_commands(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    for command in ("train", "sample", "evaluate", "report", "accompany"):
+        assert f"    {command}" in err
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(digits_run, capsys, monkeypatch):
+    out, _ = digits_run("vae", "conv")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vaelab.evaluate", interrupted)
+    assert main(["evaluate", str(out), "--iwae-k", "2", "--no-fidelity"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted" and "Traceback" not in err

@@ -405,3 +405,12 @@ def test_a_run_goes_only_into_an_empty_directory_or_over_a_run(capsys, tmp_path)
         fails(capsys, "train", *RESUME, "--epochs", 1, "--out", "mine", *flags,
               words=("--out mine holds files that are not a run's (notes.txt)",))
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_a_first_epoch_gone_non_finite_claims_no_checkpoint(capsys, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        after_epochs(patch, 0, lambda k: math.nan)
+        line = fails(capsys, "train", *RESUME, "--epochs", 2, "--lr", "1e6", "--out", "h",
+                     words=("no epoch was completed, so nothing was saved in h",
+                            "the same command with --overwrite --lr 0.001 --grad-clip 10"))
+    assert "last good checkpoint" not in line

@@ -13,7 +13,7 @@ import sys
 
 from vaelab._version import __version__
 from vaelab.cli import anomaly, conditional, evaluate, latent, music, plot, report, train, use
-from vaelab.cli.common import EXIT_USAGE
+from vaelab.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
 from vaelab.training import NonFiniteLossError
 
 
@@ -35,9 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vaelab`` console script; returns the exit status."""
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # bare `vaelab`: what it can do, not just an error
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own: one line, no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `vaelab info RUN | head`: the reader left, which is fine
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stop the flush at exit from failing)
         return 0

@@ -180,8 +180,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "Start again with the same command and --overwrite", file=sys.stderr)
         return EXIT_INTERRUPTED
     except vaelab.NonFiniteLossError as err:
-        fix = f"--lr {train_cfg.lr / 10:g} --grad-clip 10"
-        how = (f"vaelab train --resume --out {out} {fix}" if RunDir(out).read_metrics()
+        fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
+        how = (f"vaelab train --resume --out {out} {fix}" if RunDir(out).has(RunDir.TRAINER_STATE)
                else f"the same command with --overwrite {fix}")
         raise ValueError(f"{err}; continue with: {how}") from None
     history = RunDir(out).read_metrics()

@@ -24,7 +24,7 @@ from vaelab._checks import check_int
 from vaelab.data import Dataset
 from vaelab.evaluation import fidelity, metrics
 from vaelab.evaluation.classifier import FeatureClassifier, features
-from vaelab.latent.codes import decode_all, embed_all
+from vaelab.latent.codes import reconstruct_all
 from vaelab.latent.samplers import GMMSampler
 from vaelab.models import Autoencoder
 
@@ -193,7 +193,7 @@ def _fidelity(model: Autoencoder, data: Dataset, x: np.ndarray, cond: np.ndarray
         return out
     real = features(classifier, x)
     y = None if cond is None else torch.as_tensor(cond, device=model.device)
-    recon = decode_all(model, embed_all(model, x, y), y).cpu()
+    recon = reconstruct_all(model, x, y).cpu()
     out["fd_recon"] = fidelity.frechet_distance(features(classifier, recon), real)
     rng = np.random.default_rng(seed)
     train = data.x_train[np.sort(rng.choice(len(data.x_train), min(n, len(data.x_train)), replace=False))]

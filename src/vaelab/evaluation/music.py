@@ -24,7 +24,7 @@ import torch
 
 from vaelab._batching import map_batches
 from vaelab.data import Dataset
-from vaelab.latent.codes import decode_all, embed_all
+from vaelab.latent.codes import reconstruct_all
 from vaelab.models import Autoencoder
 from vaelab.music import harmony, melody
 
@@ -43,7 +43,7 @@ def sequence_scores(model: Autoencoder, data: Dataset, x: np.ndarray, seed: int,
     for name, baseline in (("unigram", melody.UnigramBaseline()), ("repeat", melody.RepeatBaseline())):
         score = baseline.fit(data.x_train, n_tokens).score(x)
         baselines[name] = {"nll_per_step": score.nll_per_step, "accuracy": score.accuracy}
-    recon = decode_all(model, embed_all(model, x)).cpu().numpy()  # greedy, from the codes
+    recon = reconstruct_all(model, x).cpu().numpy()  # greedy, from the codes
     return {
         "token_accuracy": melody.token_accuracy(recon, x),
         "nll_per_step": None if nll is None else nll / steps,

@@ -36,20 +36,56 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
+        _fsync_file(tmp)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def write_arrays(path: Path, arrays: dict[str, np.ndarray], kind: str, version: str) -> Path:
+def _fsync_file(path: str | os.PathLike[str]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the renames in the folder ``path`` durable (a no-op where folders cannot be synced)."""
+    if os.name == "nt":  # pragma: no cover - Windows cannot open a folder for fsync
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (replacing it) and flush it to disk before returning: the file
+    a commit will point at must be whole before the pointer is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray], kind: str, version: str,
+                 extra: dict[str, str] | None = None) -> Path:
     """Write named numpy arrays to ``path`` as safetensors (plain data, nothing to unpickle),
-    atomically; ``kind`` goes into the metadata so that a reader can tell what the file holds."""
+    atomically; ``kind`` goes into the metadata so that a reader can tell what the file holds, and
+    ``extra`` (strings) with it."""
     from safetensors.numpy import save_file
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(arrays, str(tmp), metadata={"format": kind, "vaelab_version": version})
+        save_file(arrays, str(tmp), metadata={**(extra or {}), "format": kind, "vaelab_version": version})
     return path
 
 
@@ -66,3 +102,14 @@ def read_arrays(path: Path, kind: str) -> dict[str, np.ndarray]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{path} is damaged or is not a {kind} written by vaelab ({err})") from None
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file ({} when it has none or cannot be read)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError):
+        return {}

@@ -1,24 +1,35 @@
 """The run directory: data, not code. :class:`RunDir` owns every file name in it and every write.
 
-    RUN/config.json          model, data and training config; vaelab version
-    RUN/model.safetensors    weights (and scaler buffers) of the plain module
-    RUN/trainer_state.pt     optimizer, RNG states, epoch; read with torch.load(weights_only=True)
-    RUN/metrics.jsonl        one JSON object per epoch
-    RUN/evaluation.json      the last ``vaelab evaluate``
-    RUN/gmm.safetensors      the GMM sampler fitted to the training codes (plain arrays)
-    RUN/figures/, RUN/samples.csv, RUN/report.html    pictures and pages for people
+    RUN/config.json          model, data and training config; vaelab version     } committed
+    RUN/model.safetensors    weights (and scaler buffers) of the plain module    } together,
+    RUN/trainer_state.pt     optimizer, RNG states, epoch (torch.load weights_only) } one epoch
+    RUN/metrics.jsonl        one JSON object per epoch                           } at a time
+    RUN/manifest.json        the last commit: those files with their SHA-256
+    RUN/.lock                while a process writes the run: an OS lock naming it (dies with it)
+    RUN/evaluation.json, RUN/gmm.safetensors, RUN/report.html     made from the weights, and
+                                                                   stamped with their SHA-256
+    RUN/figures/, RUN/samples.csv     pictures for people (gone when a new run replaces the run)
 
-Every write goes to a temporary file in the same directory and is renamed over the old one, so a
-crash leaves either the old file or the new one, never half of one. Nothing is unpickled: weights
-and arrays are safetensors, the trainer state is read with ``weights_only=True``. This module knows
-files and formats, not models: :func:`vaelab.models.base.load` rebuilds a model from what it reads.
+One writer at a time holds :meth:`RunDir.writing`; a second is refused, naming the first one's pid.
+An epoch is one commit (:mod:`vaelab.commits`): readers see the previous epoch or the new one, never
+a mix, and a killed writer's half-done commit is finished or swept by the next writer. A run
+written before manifests (vaelab 0.1, 0.2) is read file by file. Derived files record the SHA-256
+of the weights they came from (:meth:`RunDir.weights_id`), so a stale one is recomputed or flagged;
+where the run directory cannot be written they go to ``$VAELAB_CACHE/runs/...`` instead, so every
+read-only command works on a read-only run. Nothing is unpickled. This module knows files and
+formats, not models: :func:`vaelab.models.base.load` rebuilds a model from what it reads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +37,18 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
+from vaelab._lock import LockedError, exclusive
 from vaelab._version import __version__
+from vaelab.commits import Commits, sha256
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
 from vaelab.data import DataInfo
-from vaelab.files import atomic_path, read_arrays, write_arrays
+from vaelab.data.builtin import cache_dir
+from vaelab.files import atomic_path, read_arrays, read_metadata, write_arrays
+
+__all__ = ["GMM_FORMAT", "LockedError", "RunConfig", "RunDir"]
 
 #: what the metadata of RUN/gmm.safetensors calls its contents
 GMM_FORMAT = "vaelab.GMMSampler"
@@ -68,16 +85,23 @@ class RunDir:
     WEIGHTS = "model.safetensors"
     TRAINER_STATE = "trainer_state.pt"
     METRICS = "metrics.jsonl"
+    MANIFEST = "manifest.json"
+    LOCK = ".lock"
     EVALUATION = "evaluation.json"
     GMM = "gmm.safetensors"
     REPORT = "report.html"
     SAMPLES = "samples.csv"
     FIGURES = "figures"
-    #: what a run writes; ``clear`` removes exactly these (and FIGURES), nothing else
-    FILES = (CONFIG, WEIGHTS, TRAINER_STATE, METRICS, EVALUATION, GMM, REPORT, SAMPLES)
+    #: what a commit writes together: the run itself
+    COMMITTED = (CONFIG, WEIGHTS, TRAINER_STATE, METRICS)
+    #: what is made from the run's weights, and goes when a new run replaces the run
+    DERIVED = (EVALUATION, GMM, REPORT, SAMPLES)
+    #: the files a run owns (and FIGURES); nothing else in the directory is ever touched
+    FILES = (*COMMITTED, MANIFEST, LOCK, *DERIVED)
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._commits = Commits(self.path, self.COMMITTED, self.MANIFEST)
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
@@ -98,19 +122,24 @@ class RunDir:
 
     def is_run(self) -> bool:
         """Whether the directory already holds a run (so that writing there would replace work)."""
-        return any((self.path / name).exists() for name in (self.CONFIG, self.WEIGHTS, self.TRAINER_STATE))
+        return any((self.path / name).exists()
+                   for name in (self.MANIFEST, self.CONFIG, self.WEIGHTS, self.TRAINER_STATE))
 
     def has(self, name: str) -> bool:
+        """Whether the run has the file ``name`` (committed, for the files a commit writes)."""
+        manifest = self._commits.manifest()
+        if manifest is not None and name in self.COMMITTED:
+            return name in manifest["files"]
         return (self.path / name).exists()
 
     def leftovers(self) -> list[Path]:
-        """Temporary files that an interrupted atomic write of the run's own files left behind
-        (``.NAME.*.tmp``, also in figures/)."""
+        """What interrupted writes left behind: temporary files of atomic writes (``.NAME.*.tmp``,
+        also in figures/) and pending files of commits that never happened (``.NAME.G.next``)."""
         found = [p for p in self.path.glob(".*.tmp") if any(p.name.startswith(f".{n}.") for n in self.FILES)]
-        return found + sorted((self.path / self.FIGURES).glob(".*.tmp"))
+        return sorted(found) + self._commits.leftovers() + sorted((self.path / self.FIGURES).glob(".*.tmp"))
 
     def sweep(self) -> None:
-        """Remove :meth:`leftovers`; a writer calls it when it opens the run."""
+        """Remove :meth:`leftovers`; a writer does it when it opens the run (:meth:`writing`)."""
         for path in self.leftovers():
             path.unlink(missing_ok=True)
 
@@ -118,37 +147,91 @@ class RunDir:
         """Names in the directory that are neither a run's files nor their leftovers: the user's."""
         if not self.path.is_dir():
             return []
-        own = {*self.FILES, self.FIGURES, *(p.name for p in self.leftovers())}
-        return sorted(p.name for p in self.path.iterdir() if p.name not in own)
-
-    def clear(self) -> None:
-        """Remove what a run wrote (for ``--overwrite``); the user's other files stay."""
-        self.sweep()
-        for name in self.FILES:
-            (self.path / name).unlink(missing_ok=True)
-        shutil.rmtree(self.path / self.FIGURES, ignore_errors=True)
+        own = {*self.FILES, self.FIGURES}
+        return sorted(p.name for p in self.path.iterdir() if p.name not in own and not (
+            p.name.endswith((".tmp", ".next")) and any(p.name.startswith(f".{n}.") for n in self.FILES)))
 
     def write_text(self, name: str, text: str) -> Path:
-        """Write ``text`` to RUN/NAME atomically."""
+        """Write ``text`` to RUN/NAME atomically (a file outside the commit, e.g. a picture's data)."""
         path = self.path / name
         with atomic_path(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
         return path
 
+    # -- the writer's lock ---------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[RunDir]:
+        """Hold the run's writer lock for the ``with`` block (re-entrant in one process).
+
+        A second process is refused at once with a :class:`LockedError` (a ``ValueError``) that names
+        the holder's pid. On entry the writer finishes a commit that a killed writer left between
+        its commit point and its renames, and removes :meth:`leftovers`.
+        """
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # deepest first
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            with exclusive(self.path / self.LOCK, str(self.path)):
+                self._commits.roll_forward()
+                self.sweep()
+                yield self
+        finally:
+            for folder in created:  # a writer that wrote nothing leaves no empty folders behind
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+    # -- commits ---------------------------------------------------------------------------------
+
+    def commit(self, files: dict[str, bytes], *, epoch: int | None = None, fresh: bool = False) -> None:
+        """Replace some of the run's files (:attr:`COMMITTED` names) together, as one unit
+        (:class:`vaelab.commits.Commits`); ``epoch`` is recorded in the manifest.
+
+        ``fresh`` starts a new run: the commit names only ``files`` and, once it is made, the
+        derived files of the run it replaced (evaluation, GMM, report, samples, figures) are removed.
+        Until then the old run stays whole, so a new run killed before its first commit loses
+        nothing. Takes the writer's lock.
+        """
+        with self.writing():
+            self._commits.commit(files, fresh=fresh, **({"epoch": epoch} if epoch is not None else {}))
+            if fresh:  # what the replaced run had and the new one does not
+                for name in (*self.DERIVED, *(n for n in self.COMMITTED if n not in files)):
+                    (self.path / name).unlink(missing_ok=True)
+                shutil.rmtree(self.path / self.FIGURES, ignore_errors=True)
+
+    def read_bytes(self, name: str) -> bytes:
+        """The committed contents of RUN/NAME, checked against the manifest (a file of a run without a
+        manifest, or one the manifest does not name, is read as it is)."""
+        return self._commits.read_bytes(name)
+
+    def weights_id(self) -> str | None:
+        """The SHA-256 of the run's committed weights (None when there are none): what every
+        derived file records, so that a stale one can be told from a fresh one."""
+        manifest = self._commits.manifest()
+        if manifest is not None:
+            entry = manifest["files"].get(self.WEIGHTS)
+            return None if entry is None else entry["sha256"]
+        path = self.path / self.WEIGHTS
+        return sha256(path.read_bytes()) if path.exists() else None
+
+    def generation(self) -> int:
+        """How many commits the run has had (0 for none, or for a run written before manifests):
+        compare it before and after a write to see whether anything was committed."""
+        return self._commits.generation()
+
     # -- config.json ---------------------------------------------------------------------------
 
-    def write_config(self, model: ModelConfig, data_info: DataInfo | None, train: TrainConfig | None = None,
-                     data: DataConfig | None = None) -> None:
-        """Write RUN/config.json; ``train`` and ``data`` left None keep what the file had."""
-        old = self._read_json(self.CONFIG) if self.has(self.CONFIG) else {}
+    @staticmethod
+    def config_bytes(model: ModelConfig, data_info: DataInfo | None, train: TrainConfig | None = None,
+                     data: DataConfig | None = None) -> bytes:
+        """The contents of RUN/config.json for these settings."""
         config = {
             "vaelab_version": __version__,
             "model": model.to_dict(),
             "data_info": data_info.to_dict() if data_info is not None else {},
-            "data": data.to_dict() if data is not None else old.get("data"),
-            "train": train.to_dict() if train is not None else old.get("train"),
+            "data": data.to_dict() if data is not None else None,
+            "train": train.to_dict() if train is not None else None,
         }
-        self.write_text(self.CONFIG, json.dumps(config, indent=2) + "\n")
+        return (json.dumps(config, indent=2) + "\n").encode()
 
     def read_config(self) -> RunConfig:
         """Read and validate RUN/config.json into a :class:`RunConfig`."""
@@ -157,7 +240,7 @@ class RunDir:
         if not self.path.is_dir():
             raise FileNotFoundError(f"run directory {self.path} does not exist")
         path = self.path / self.CONFIG
-        if not path.exists():
+        if not self.has(self.CONFIG):
             raise FileNotFoundError(f"{path} is missing: {self.path} is not a vaelab run directory")
         raw = self._read_json(self.CONFIG)
         if not isinstance(raw, dict) or "model" not in raw:
@@ -174,42 +257,50 @@ class RunDir:
             raise ValueError(f"{path}: {err}") from None
 
     def _read_json(self, name: str) -> Any:
-        path = self.path / name
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(self.read_bytes(name).decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise _damaged(path, err) from None
+            raise _damaged(self.path / name, err) from None
 
     # -- weights -------------------------------------------------------------------------------
 
-    def save_weights(self, state: dict[str, torch.Tensor]) -> None:
-        """Write a state dict to RUN/model.safetensors (on the CPU, contiguous)."""
+    @staticmethod
+    def weights_bytes(state: dict[str, torch.Tensor]) -> bytes:
+        """The contents of RUN/model.safetensors for a state dict (on the CPU, contiguous)."""
         tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-        with atomic_path(self.path / self.WEIGHTS) as tmp:
-            save_file(tensors, str(tmp), metadata={"vaelab_version": __version__})
+        return save_safetensors(tensors, metadata={"vaelab_version": __version__})
 
     def load_weights(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-        path = self.path / self.WEIGHTS
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing")
+        """The committed weights as a state dict on ``device``."""
+        return self.read_weights(device)[0]
+
+    def read_weights(self, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], str]:
+        """The committed weights and their identity (SHA-256), read together: what a derived file
+        made from this model records as its source."""
+        data = self.read_bytes(self.WEIGHTS)
         try:
-            return load_file(str(path), device=str(device))
+            state = load_safetensors(data)
         except (SafetensorError, OSError, ValueError) as err:
-            raise _damaged(path, err) from None
+            raise _damaged(self.path / self.WEIGHTS, err) from None
+        return {k: v.to(device) for k, v in state.items()}, sha256(data)
 
     # -- trainer state and metrics ---------------------------------------------------------------
 
-    def save_trainer_state(self, state: dict[str, Any]) -> None:
-        with atomic_path(self.path / self.TRAINER_STATE) as tmp:
-            torch.save(state, tmp)
+    @staticmethod
+    def trainer_state_bytes(state: dict[str, Any]) -> bytes:
+        """The contents of RUN/trainer_state.pt (tensors and plain containers)."""
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getvalue()
 
     def load_trainer_state(self) -> dict[str, Any]:
         """Read RUN/trainer_state.pt with ``weights_only=True``: tensors and plain containers only."""
         path = self.path / self.TRAINER_STATE
-        if not path.exists():
+        if not self.has(self.TRAINER_STATE):
             raise FileNotFoundError(f"{path} is missing: there is no training to resume in {self.path}")
+        data = self.read_bytes(self.TRAINER_STATE)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception:  # torch raises several types for truncated or tampered files
             # Not torch's message: it advises weights_only=False, which would run a tampered file's code.
             raise ValueError(f"{path} is damaged or truncated, or holds objects other than tensors and plain "
@@ -218,17 +309,18 @@ class RunDir:
             raise ValueError(f"{path} is not a vaelab trainer state")
         return state
 
-    def write_metrics(self, records: list[dict[str, Any]]) -> None:
-        """Rewrite RUN/metrics.jsonl with one JSON object per epoch."""
-        self.write_text(self.METRICS, "".join(json.dumps(r) + "\n" for r in records))
+    @staticmethod
+    def metrics_bytes(records: list[dict[str, Any]]) -> bytes:
+        """The contents of RUN/metrics.jsonl: one JSON object per epoch."""
+        return "".join(json.dumps(r) + "\n" for r in records).encode()
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The per-epoch records of RUN/metrics.jsonl (empty before the first epoch has ended)."""
         path = self.path / self.METRICS
-        if not path.exists():
+        if not self.has(self.METRICS):
             return []
         records = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for i, line in enumerate(self.read_bytes(self.METRICS).decode("utf-8").splitlines(), start=1):
             if line.strip():
                 try:
                     records.append(json.loads(line))
@@ -236,27 +328,68 @@ class RunDir:
                     raise ValueError(f"{path} line {i} is not JSON ({err})") from None
         return records
 
-    # -- evaluation ------------------------------------------------------------------------------
+    # -- derived files: stamped with the weights, in the run or in the cache ----------------------
+
+    def cache(self) -> Path:
+        """Where this run's derived files go when the run directory cannot be written:
+        ``$VAELAB_CACHE/runs/<name>-<hash of its absolute path>``."""
+        key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
+        return cache_dir() / "runs" / f"{self.path.resolve().name}-{key}"
+
+    def derived_path(self, name: str) -> Path:
+        """Where to write the derived file ``name``: in the run if it can be written, else in
+        :meth:`cache`."""
+        return self.path / name if self.writable() else self.cache() / name
+
+    def _derived_candidates(self, name: str) -> list[Path]:
+        return [p for p in (self.path / name, self.cache() / name) if p.exists()]
+
+    def writable(self) -> bool:
+        """Whether files can be created in the run directory (by trying: a read-only mount, a
+        folder without write permission and a missing folder all say no)."""
+        try:
+            with tempfile.TemporaryFile(dir=self.path):
+                return True
+        except OSError:
+            return False
 
     def write_evaluation(self, record: dict[str, Any]) -> Path:
-        return self.write_text(self.EVALUATION, json.dumps(record, indent=2) + "\n")
+        """Write RUN/evaluation.json (or its cached copy for a read-only run); ``record["weights"]``
+        is the SHA-256 of the weights it scored (``model.weights_id``)."""
+        if "weights" not in record:
+            raise ValueError("an evaluation record names the weights it scored: record['weights']")
+        path = self.derived_path(self.EVALUATION)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return path
 
-    def read_evaluation(self) -> dict[str, Any] | None:
-        """RUN/evaluation.json, or None when the run has not been evaluated."""
-        return self._read_json(self.EVALUATION) if self.has(self.EVALUATION) else None
+    def read_evaluation(self, weights: str | None = None) -> dict[str, Any] | None:
+        """The last evaluation of the weights ``weights`` (default: the run's), or None when there is
+        none. A record made from other weights is returned with ``"stale": True``."""
+        weights = self.weights_id() if weights is None else weights
+        found = None
+        for path in self._derived_candidates(self.EVALUATION):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise _damaged(path, err) from None
+            if record.get("weights") == weights:
+                return record
+            found = found or {**record, "stale": True}
+        return found
 
-    # -- the GMM sampler's arrays ----------------------------------------------------------------
+    def save_gmm(self, arrays: dict[str, np.ndarray], weights: str | None) -> Path:
+        """Write the arrays of a GMM sampler fitted to the codes of ``weights`` (RUN/gmm.safetensors
+        or its cached copy)."""
+        return write_arrays(self.derived_path(self.GMM), arrays, GMM_FORMAT, __version__,
+                            extra={"weights": weights or ""})
 
-    def save_gmm(self, arrays: dict[str, np.ndarray]) -> Path:
-        """Write the arrays of a GMM sampler to RUN/gmm.safetensors."""
-        return write_arrays(self.path / self.GMM, arrays, GMM_FORMAT, __version__)
-
-    def load_gmm(self) -> dict[str, np.ndarray] | None:
-        """The arrays of RUN/gmm.safetensors while they are fresh, else None: a GMM written before the
-        weights (the model was trained again since) is stale. A damaged file is an error."""
-        path, weights = self.path / self.GMM, self.path / self.WEIGHTS
-        if not path.exists():
-            return None
-        if weights.exists() and path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
-            return None
-        return read_arrays(path, GMM_FORMAT)
+    def load_gmm(self, weights: str | None = None) -> dict[str, np.ndarray] | None:
+        """The arrays of the GMM fitted to the codes of ``weights`` (default: the run's), else None:
+        a GMM fitted for other weights (the run was trained again since) is stale. A damaged file is
+        an error."""
+        weights = self.weights_id() if weights is None else weights
+        for path in self._derived_candidates(self.GMM):
+            if read_metadata(path).get("weights") == weights:
+                return read_arrays(path, GMM_FORMAT)
+        return None

@@ -136,6 +136,8 @@ class _State:
     bad_epochs: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     result: FitResult = field(default_factory=FitResult)
+    fresh: bool = True  # the next commit starts a new run (replacing what the directory held)
+    config: bytes = b""  # config.json, committed with every epoch
 
 
 def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None = None,
@@ -145,10 +147,13 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     """Train ``model`` on ``x`` (N, *shape) in data units, with labels ``y`` (N,) if the model uses
     them.
 
-    With ``run_dir``, every epoch atomically rewrites config.json, trainer_state.pt (the last
-    weights, optimizer, RNG states), model.safetensors (the best weights so far) and metrics.jsonl,
-    so a crash or Ctrl-C loses at most the epoch in progress; ``resume=True`` continues from the
-    last completed epoch and ends where an uninterrupted run would.
+    With ``run_dir``, training holds the run's writer lock (a second writer is refused) and every
+    epoch commits config.json, trainer_state.pt (the last weights, optimizer, RNG states),
+    model.safetensors (the best weights so far) and metrics.jsonl as one unit
+    (:meth:`vaelab.RunDir.commit`), so a crash, kill or Ctrl-C loses at most the epoch in progress
+    and never leaves files from two different epochs; ``resume=True`` continues from the last
+    committed epoch and ends where an uninterrupted run would. A new run replaces a run already in
+    ``run_dir`` only when its first epoch commits: until then the old run stays whole.
 
     Parameters
     ----------
@@ -181,16 +186,22 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     if resume and run is None:
         raise ValueError("resume=True needs the run_dir to resume from")
     rows = _prepare(model, x, y, config, device, fingerprinted=run is not None)
+    with run.writing() if run is not None else contextlib.nullcontext():
+        return _fit(model, rows, config, device, run, data_config, resume, progress)
+
+
+def _fit(model: Autoencoder, rows: _Rows, config: TrainConfig, device: torch.device, run: RunDir | None,
+         data_config: DataConfig | None, resume: bool, progress: bool) -> FitResult:
+    """:func:`fit` on prepared rows, with the run's writer lock held."""
+    model.weights_id = None  # the weights are about to change
     model.to(device)
     optimizer = make_optimizer(model, config, device)
     shuffle = torch.Generator().manual_seed(config.seed + 1)
     torch.manual_seed(config.seed)
-    state = _State()
+    state = _State(fresh=not resume, config=b"" if run is None else
+                   run.config_bytes(model.config, model.data_info, config, data_config))
     if resume:
         _restore(run, rows, model, optimizer, shuffle, state, config, device)
-    if run is not None:
-        run.sweep()  # what a killed run's interrupted writes left
-        run.write_config(model.config, model.data_info, config, data_config)
     steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
     kl_weight = KLSchedule.from_config(config, steps_per_epoch)
     step = _step_function(model, optimizer, config, device)
@@ -207,6 +218,8 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
         bar.close()
     if state.best_state is not None and len(rows.x_val):
         model.load_state_dict(state.best_state)
+    if run is not None and state.epoch:
+        model.weights_id = run.weights_id()
     model.eval()
     return state.result
 
@@ -345,16 +358,21 @@ def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimize
     state.result.history.append(record)
     state.epoch = epoch
     if run is not None:
-        run.save_trainer_state({
-            "epoch": epoch, "step": state.step, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
-            "shuffle_rng": shuffle.get_state(), "best_val": state.best_val,
-            "best_epoch": state.result.best_epoch, "bad_epochs": state.bad_epochs, "data": rows.data_id,
-            **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
-        })
-        if improved:
-            run.save_weights(model.state_dict())
-        run.write_metrics(state.result.history)
+        files = {
+            run.CONFIG: state.config,
+            run.TRAINER_STATE: run.trainer_state_bytes({
+                "epoch": epoch, "step": state.step, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+                "shuffle_rng": shuffle.get_state(), "best_val": state.best_val,
+                "best_epoch": state.result.best_epoch, "bad_epochs": state.bad_epochs, "data": rows.data_id,
+                **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
+            }),
+            run.METRICS: run.metrics_bytes(state.result.history),
+        }
+        if improved or state.fresh or not run.has(run.WEIGHTS):
+            files[run.WEIGHTS] = run.weights_bytes(model.state_dict())
+        run.commit(files, epoch=epoch, fresh=state.fresh)  # the epoch's one commit point
+        state.fresh = False
     stop = bool(config.patience and state.bad_epochs >= config.patience)
     state.result.stopped_early = stop
     return stop

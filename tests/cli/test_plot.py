@@ -47,4 +47,4 @@ def test_plot_curves_without_metrics_is_refused(runs, capsys, tmp_path):
     run_dir = shutil.copytree(runs["vae2"], tmp_path / "copy")
     (run_dir / "metrics.jsonl").unlink()
     fails(capsys, "plot", run_dir, "curves", "--out", "p.png",
-          words=("no completed epoch", "metrics.jsonl"))
+          words=("metrics.jsonl is missing", "manifest.json names it"))

@@ -285,12 +285,12 @@ def after_epochs(monkeypatch, epochs_saved: int, fault) -> None:
     """Break training once ``epochs_saved`` epochs are checkpointed: from then on the trainer's
     KL-weight schedule calls ``fault(k)`` (k = 1, 2, ... steps since), which may raise or return
     the weight to use (None: the real one)."""
-    real_weight, real_save = vaelab.losses.KLSchedule.__call__, vaelab.run.RunDir.save_trainer_state
+    real_weight, real_commit = vaelab.losses.KLSchedule.__call__, vaelab.run.RunDir.commit
     saved, steps = [0], [0]
 
-    def save(*args):
-        real_save(*args)
-        saved[0] += 1
+    def commit(run, files, **kwargs):
+        real_commit(run, files, **kwargs)
+        saved[0] += vaelab.run.RunDir.TRAINER_STATE in files  # an epoch's commit
 
     def weight_at(schedule, step):
         if saved[0] >= epochs_saved:
@@ -300,7 +300,7 @@ def after_epochs(monkeypatch, epochs_saved: int, fault) -> None:
                 return weight
         return real_weight(schedule, step)
 
-    monkeypatch.setattr(vaelab.run.RunDir, "save_trainer_state", save)
+    monkeypatch.setattr(vaelab.run.RunDir, "commit", commit)
     monkeypatch.setattr(vaelab.losses.KLSchedule, "__call__", weight_at)
 
 
@@ -318,7 +318,7 @@ def test_damaged_trainer_state_on_resume(digits_run, capsys, tmp_path):
     (run_dir / "trainer_state.pt").write_bytes(b"not a torch file")
     before = snapshot(run_dir)
     fails(capsys, "train", "--resume", "--out", "r", "--epochs", 3,
-          words=("r/trainer_state.pt", "damaged or truncated"))
+          words=("r/trainer_state.pt", "damaged, truncated or replaced"))
     assert snapshot(run_dir) == before
 
 
@@ -346,7 +346,7 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_finishes(capsys, tmp_path, monke
         torch.manual_seed(1234)
         code, _, err = run(capsys, "train", *RESUME, "--epochs", 3, "--out", "a")
     assert code == 130
-    assert "interrupted; a holds 1 completed epoch(s)" in err and "--resume" in err
+    assert "interrupted; a holds 1 completed epoch. Resume with" in err and "--resume" in err
     assert "Traceback" not in err
     assert [r["epoch"] for r in metrics(tmp_path / "a")] == [1]
     assert torch.load(tmp_path / "a" / "trainer_state.pt", weights_only=True)["epoch"] == 1
@@ -365,11 +365,28 @@ def test_ctrl_c_in_the_first_epoch_gives_advice_that_works(capsys, tmp_path, mon
     with monkeypatch.context() as patch:
         after_epochs(patch, 0, ctrl_c_on_third_step)
         code, _, err = run(capsys, "train", *RESUME, "--epochs", 2, "--out", "a")
-    assert code == 130 and "nothing to resume" in err and "--overwrite" in err
-    fails(capsys, "train", "--resume", "--out", "a", words=("no completed epoch", "--overwrite"))
-    code, _, err = run(capsys, "train", *RESUME, "--epochs", 2, "--out", "a", "--overwrite")
+    assert code == 130 and "nothing was written to a; start again with the same command" in err
+    assert not (tmp_path / "a").exists()  # not even an empty folder or a lock file
+    fails(capsys, "train", "--resume", "--out", "a", words=("run directory a does not exist",))
+    code, _, err = run(capsys, "train", *RESUME, "--epochs", 2, "--out", "a")
     assert code == 0, err
     assert [r["epoch"] for r in metrics(tmp_path / "a")] == [1, 2]
+
+
+def test_overwrite_interrupted_before_its_first_epoch_keeps_the_old_run_whole(capsys, tmp_path, monkeypatch):
+    assert train_seeded(*RESUME, "--epochs", 2, "--out", "a") == 0
+    assert run(capsys, "evaluate", "a", "--iwae-k", 0, "--no-fidelity")[0] == 0
+    before = snapshot(tmp_path / "a")
+    with monkeypatch.context() as patch:
+        after_epochs(patch, 0, ctrl_c_on_third_step)
+        code, _, err = run(capsys, "train", *RESUME, "--model", "ae", "--epochs", 2, "--out", "a",
+                           "--overwrite")
+    assert code == 130 and "a still holds the run it held before, unchanged" in err
+    assert snapshot(tmp_path / "a") == before  # evaluation.json and figures too: nothing was replaced
+    # Once the new run commits its first epoch, the old run's derived files go with it.
+    assert train_seeded(*RESUME, "--model", "ae", "--epochs", 1, "--out", "a", "--overwrite") == 0
+    assert not (tmp_path / "a" / "evaluation.json").exists()
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["model"]["model"] == "ae"
 
 
 def test_data_errors_name_the_flag_not_the_field(capsys):
@@ -412,5 +429,5 @@ def test_a_first_epoch_gone_non_finite_claims_no_checkpoint(capsys, tmp_path, mo
         after_epochs(patch, 0, lambda k: math.nan)
         line = fails(capsys, "train", *RESUME, "--epochs", 2, "--lr", "1e6", "--out", "h",
                      words=("no epoch was completed, so nothing was saved in h",
-                            "the same command with --overwrite --lr 0.001 --grad-clip 10"))
-    assert "last good checkpoint" not in line
+                            "the same command and --lr 0.001 --grad-clip 10"))
+    assert "last good checkpoint" not in line and not (tmp_path / "h").exists()

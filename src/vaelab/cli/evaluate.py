@@ -37,7 +37,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              sampler=sampler, limit=args.limit, seed=args.seed,
                              progress=not args.json and sys.stderr.isatty())
     record = {"run": str(run), "data": data.info.source, **result.to_dict(),
-              "classifier": how, "sampler": args.sampler}
+              "classifier": how, "sampler": args.sampler, "weights": model.weights_id}
     path = run.write_evaluation(record)
     if args.json:
         print(json.dumps(record))

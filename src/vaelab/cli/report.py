@@ -19,6 +19,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if path.is_dir():
         raise ValueError(f"--out {path} is a directory; give a FILE.html")
     model, run, _ = open_run(args)
+    if not args.out:
+        path = run.derived_path(RunDir.REPORT)  # in the cache folder when RUN cannot be written
     data = run_data(args, model, run)
     # The GMM belongs to the run: cached in RUN/ only when fitted on the run's own training data.
     gmm, _ = gmm_sampler(model, run, None, data, cache=args.data is None)
@@ -34,5 +36,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_run_command(sub, common, "report",
                         "write a self-contained HTML report of a run (RUN/report.html)", cmd_report)
     add_data_args(p, default="the run's training data")
-    p.add_argument("--out", metavar="FILE", help=f"where to write the page (default: RUN/{RunDir.REPORT})")
+    p.add_argument("--out", metavar="FILE", help=f"where to write the page (default: RUN/{RunDir.REPORT}, or "
+                   "$VAELAB_CACHE/runs/... when RUN cannot be written)")
     device_arg(p)

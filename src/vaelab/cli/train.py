@@ -100,10 +100,37 @@ def _pick(args: argparse.Namespace, flags: dict[str, Any]) -> dict[str, Any]:
 def _default_out(data: str, model: str) -> Path:
     base = Path("runs") / f"{Path(data).stem or 'data'}-{model}"
     out, n = base, 1
-    while out.exists():
+    while RunDir(out).is_run() or RunDir(out).foreign() or (out.exists() and not out.is_dir()):
         n += 1
         out = base.with_name(f"{base.name}-{n}")
     return out
+
+
+def _check_out(out: Path, args: argparse.Namespace, epochs: int) -> int | None:
+    """Whether ``out`` may be written as asked: a new run into an empty directory or over a run
+    (``--overwrite``), or ``--resume`` of a run with fewer than ``epochs`` epochs. Returns the epochs
+    already done when resuming. Run before the data are loaded (to fail fast) and again under the
+    writer's lock (the directory may have changed in between)."""
+    run = RunDir(out)
+    if args.resume:
+        if not run.has(RunDir.TRAINER_STATE):
+            raise ValueError(f"{out} has no completed epoch to resume; start it again with --overwrite")
+        done = int(run.load_trainer_state()["epoch"])
+        if epochs < done:
+            raise ValueError(f"--epochs {epochs}: {out} has already run {done} epochs; give more to "
+                             "continue it")
+        return done
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a directory for the run")
+    foreign = run.foreign()
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ValueError(f"--out {out} holds files that are not a run's ({shown}); a run goes into an "
+                         "empty directory or replaces a run (--overwrite): give another --out")
+    if run.is_run() and not args.overwrite:
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
+                         "--overwrite to replace it, or another --out")
+    return None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -125,16 +152,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues {out} with its own data and model; it can change only "
                 f"{', '.join(FIELD_FLAGS[k] for k in sorted(RESUMABLE))} and --device, "
                 f"not {', '.join(FIELD_FLAGS.get(k, flag_name(k)) for k in changed)}")
-        if not RunDir(out).has(RunDir.TRAINER_STATE):
-            raise ValueError(f"{out} has no completed epoch to resume; start it again with "
-                             "--overwrite")
         data_cfg = stored.data
         train_cfg = flagged((stored.train or TrainConfig()).replace, **train_overrides,
                             device=args.device)
-        done = int(RunDir(out).load_trainer_state()["epoch"])
-        if train_cfg.epochs < done:
-            raise ValueError(f"--epochs {train_cfg.epochs}: {out} has already run {done} epochs; give more "
-                             "to continue it")
+        done = _check_out(out, args, train_cfg.epochs)
         if train_cfg.epochs == done:
             print(f"{out} already has its {done} epoch{'s' if done != 1 else ''}; nothing to resume (give a "
                   "larger --epochs to train on)")
@@ -145,46 +166,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_cfg = flagged(ModelConfig, **_pick(args, MODEL_FLAGS))
         train_cfg = flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; give a directory for the run")
-        foreign = RunDir(out).foreign()
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise ValueError(f"--out {out} holds files that are not a run's ({shown}); a run goes into an "
-                             "empty directory or replaces a run (--overwrite): give another --out")
-        if RunDir(out).is_run() and not args.overwrite:
-            raise ValueError(f"{out} already holds a run; pass --resume to continue it, "
-                             "--overwrite to replace it, or another --out")
+        _check_out(out, args, train_cfg.epochs)
     data = load_data(data_cfg)
     if not args.resume:
         model = flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
-        if args.overwrite:
-            RunDir(out).clear()
     check_shape(model, data)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
-          f"{n_params:,} parameters) on {data.info.name} {tuple(data.info.shape)}: "
-          f"{len(data.x_train)} rows, {train_cfg.epochs} epochs, device {device}; run: {out}")
-    if args.resume:
-        print(f"resuming from epoch {done} of {train_cfg.epochs}")
-    try:
-        result = vaelab.fit(model, data.x_train, data.y_train, train_cfg, run_dir=out,
-                            data_config=data_cfg, resume=args.resume, progress=not args.quiet)
-    except KeyboardInterrupt:
-        done = RunDir(out).read_metrics()
-        if done:
-            print(f"\ninterrupted; {out} holds {len(done)} completed epoch(s). Resume with:\n"
-                  f"  vaelab train --resume --out {out}", file=sys.stderr)
-        else:
-            print(f"\ninterrupted before the first epoch ended; nothing to resume in {out}. "
-                  "Start again with the same command and --overwrite", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except vaelab.NonFiniteLossError as err:
-        fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
-        how = (f"vaelab train --resume --out {out} {fix}" if RunDir(out).has(RunDir.TRAINER_STATE)
-               else f"the same command with --overwrite {fix}")
-        raise ValueError(f"{err}; continue with: {how}") from None
-    history = RunDir(out).read_metrics()
+    run = RunDir(out)
+    with run.writing():  # one writer: a second `vaelab train --out` on this directory is refused
+        done = _check_out(out, args, train_cfg.epochs)
+        if args.resume and train_cfg.epochs == done:  # another process finished it meanwhile
+            print(f"{out} already has its {done} epochs; nothing to resume")
+            return 0
+        before = run.generation()
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"training {model.config.model} ({model.config.arch}, {model.config.likelihood}, "
+              f"{n_params:,} parameters) on {data.info.name} {tuple(data.info.shape)}: "
+              f"{len(data.x_train)} rows, {train_cfg.epochs} epochs, device {device}; run: {out}")
+        if args.resume:
+            print(f"resuming from epoch {done} of {train_cfg.epochs}")
+        try:
+            result = vaelab.fit(model, data.x_train, data.y_train, train_cfg, run_dir=out,
+                                data_config=data_cfg, resume=args.resume, progress=not args.quiet)
+        except KeyboardInterrupt:
+            print("\ninterrupted; " + _what_is_left(run, args.resume or run.generation() != before),
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except vaelab.NonFiniteLossError as err:
+            fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
+            ours = args.resume or run.generation() != before
+            how = (f"vaelab train --resume --out {out} {fix}" if ours
+                   else f"the same command{' with --overwrite' if run.is_run() else ''} and {fix}")
+            raise ValueError(f"{err}; continue with: {how}") from None
+    history = run.read_metrics()
     last = result.history[-1] if result.history else history[-1]
     val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""
     print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} nats (rec "
@@ -201,3 +214,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("figures: " + ", ".join(str(p) for p in written))
     print(f"run directory: {out}")
     return 0
+
+
+def _what_is_left(run: RunDir, ours: bool) -> str:
+    """After Ctrl-C: what the run directory holds now, and what to do next."""
+    if ours:
+        n = len(run.read_metrics())
+        return (f"{run} holds {n} completed epoch{'s' if n != 1 else ''}. Resume with:\n"
+                f"  vaelab train --resume --out {run}")
+    if run.is_run():
+        return (f"the first epoch did not end, so {run} still holds the run it held before, unchanged; "
+                "to replace it, run the same command again")
+    return f"the first epoch did not end, so nothing was written to {run}; start again with the same command"

@@ -154,15 +154,21 @@ def _from_file(arrays: dict[str, np.ndarray], path: Path) -> GMMSampler:
 
 def cached_gmm(model: Autoencoder, run: RunDir | str | os.PathLike[str],
                n_components: int | None = None) -> GMMSampler | None:
-    """The sampler kept in RUN/gmm.safetensors if it still fits ``model``, else None: it is stale
-    when it is older than the weights (the model was trained again), when its codes have another
-    size than the model's, or when it has other than ``n_components`` components (any number for
-    None). A damaged file is a ``ValueError`` naming it."""
+    """The sampler kept for the run (RUN/gmm.safetensors, or its cached copy for a read-only run) if
+    it still fits ``model``, else None: it is stale when it was fitted to the codes of other weights
+    than the ones ``model`` was loaded from (``model.weights_id``; the run was trained again, or
+    the model lives only in memory), when its codes have another size than the model's, or when it
+    has other than ``n_components`` components (any number for None), or when it cannot be read."""
     run = run if isinstance(run, RunDir) else RunDir(run)
-    arrays = run.load_gmm()
-    if arrays is None:
+    if model.weights_id is None:
         return None
-    gmm = _from_file(arrays, run.file(RunDir.GMM))
+    try:
+        arrays = run.load_gmm(model.weights_id)
+        gmm = None if arrays is None else _from_file(arrays, run.file(RunDir.GMM))
+    except ValueError:  # damaged: a cache is fitted again, never an error
+        gmm = None
+    if gmm is None:
+        return None
     fits = gmm.latent_dim == model.config.latent_dim and n_components in (None, len(gmm.weights))
     return gmm if fits else None
 
@@ -175,11 +181,11 @@ def run_gmm(model: Autoencoder, run: RunDir | str | os.PathLike[str], x: Array, 
             n_components: int | None = None, *, cache: bool = True) -> tuple[GMMSampler, bool]:
     """The GMM sampler over the training codes of a run: ``(sampler, fitted_now)``.
 
-    The one stored in RUN/gmm.safetensors is reused while it still fits: not older than the
-    weights, codes of the model's size, and ``n_components`` components (any number for None).
-    Otherwise one is fitted to the codes of the training rows ``x`` (and ``y`` for a conditional
-    model) with ``n_components`` (default :data:`DEFAULT_COMPONENTS`, at most the number of rows)
-    and, with ``cache``, stored in the run for next time.
+    The one kept for the run is reused while it still fits (:func:`cached_gmm`). Otherwise one is
+    fitted to the codes of the training rows ``x`` (and ``y`` for a conditional model) with
+    ``n_components`` (default :data:`DEFAULT_COMPONENTS`, at most the number of rows) and, with
+    ``cache``, kept for next time, stamped with ``model.weights_id`` (in RUN/, or in the cache
+    folder when the run cannot be written; not at all for a model that lives only in memory).
 
     >>> gmm, fitted = run_gmm(model, "runs/ae", data.x_train)      # doctest: +SKIP
     """
@@ -189,6 +195,6 @@ def run_gmm(model: Autoencoder, run: RunDir | str | os.PathLike[str], x: Array, 
         return gmm, False
     k = min(DEFAULT_COMPONENTS, len(x)) if n_components is None else n_components
     gmm = fit_gmm(model, x, n_components=k, seed=0, y=y)
-    if cache:
-        run.save_gmm(gmm.to_arrays())
+    if cache and model.weights_id is not None:
+        run.save_gmm(gmm.to_arrays(), model.weights_id)
     return gmm, True

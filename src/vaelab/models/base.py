@@ -100,6 +100,9 @@ class Autoencoder(nn.Module, ABC):
         #: the training data's description (kind, shape, value range, columns, classes, ...), stored
         #: in config.json; None for a model built from a config alone.
         self.data_info: DataInfo | None = None
+        #: SHA-256 of the weights file this model was loaded from or saved to (None for weights that
+        #: live only in memory): what derived files (evaluation, GMM, report) record as their source
+        self.weights_id: str | None = None
         self.condition = Condition(config) if config.condition in ("label", "columns") else None
         cond_dim = self.condition.dim if self.condition is not None else 0
         self.encoder = lookup(ENCODERS, config.arch, "arch")(
@@ -244,10 +247,13 @@ class Autoencoder(nn.Module, ABC):
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, run_dir: str | os.PathLike[str]) -> None:
-        """Write ``config.json`` and ``model.safetensors`` into ``run_dir`` (atomically)."""
+        """Write ``config.json`` and ``model.safetensors`` into ``run_dir``, together as one commit
+        that replaces a run there (the user's other files stay)."""
         run = RunDir(run_dir)
-        run.write_config(self.config, self.data_info)
-        run.save_weights(self.state_dict())
+        weights = run.weights_bytes(self.state_dict())
+        run.commit({RunDir.CONFIG: run.config_bytes(self.config, self.data_info), RunDir.WEIGHTS: weights},
+                   fresh=True)
+        self.weights_id = run.weights_id()
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
@@ -277,7 +283,7 @@ def load(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") ->
     except ValueError as err:
         raise ValueError(f"{run.file(RunDir.CONFIG)}: {err}") from None
     model.data_info = config.data_info
-    state = run.load_weights(device="cpu")
+    state, model.weights_id = run.read_weights(device="cpu")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError:

@@ -68,7 +68,7 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
     page = _Page(data, model.conditional)
     with torch.no_grad():
         sections = [("summary", "Run summary", _summary(model, run, data)),
-                    ("evaluation", "Evaluation", _evaluation(run)),
+                    ("evaluation", "Evaluation", _evaluation(run, model)),
                     ("curves", "Training curves", _curves(run, model)),
                     ("reconstructions", "Reconstructions", _reconstructions(page, model)),
                     ("samples", "Samples", _samples(page, model, gmm, gmm_note)),
@@ -80,6 +80,7 @@ def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Data
     body = "\n".join(f'<h2 id="{key}">{title}</h2>\n{content}' for key, title, content in sections)
     name = html.escape(str(run))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="vaelab-weights" content="{model.weights_id or ""}">\n'
             f"<title>vaelab report: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             f"<h1>vaelab report: {name}</h1>\n<p class=\"sub\">{html.escape(_describe(model, data))}"
             f"</p>\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n")
@@ -156,6 +157,7 @@ def _summary(model: Autoencoder, run: RunDir, data: Dataset) -> str:
         "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
         **{f"last {k.replace('_', ' ')}": v for k, v in last.items()
            if k.endswith(("loss", "rec", "kl")) and isinstance(v, float)},
+        "weights (SHA-256)": (model.weights_id or "in memory, not saved")[:16],
         "trained with vaelab": config.vaelab_version,
         "report by vaelab": __version__,
         "report date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -182,14 +184,17 @@ EVALUATION_ROWS = {
 }
 
 
-def _evaluation(run: RunDir) -> str:
+def _evaluation(run: RunDir, model: Autoencoder) -> str:
     path = run.file(run.EVALUATION)
-    if not path.exists():
-        command = f"vaelab evaluate {html.escape(str(run))}"
-        return (f'<p class="note">Not evaluated yet: <code>{command}</code> adds likelihoods, '
-                "active units, a linear probe and Fréchet distances here.</p>")
+    command = f"vaelab evaluate {html.escape(str(run))}"
     try:
-        record = run.read_evaluation()
+        record = run.read_evaluation(model.weights_id)
+        if record is None:
+            return (f'<p class="note">Not evaluated yet: <code>{command}</code> adds likelihoods, '
+                    "active units, a linear probe and Fréchet distances here.</p>")
+        if record.get("stale") or model.weights_id is None:
+            return (f'<p class="note">The last evaluation scored other weights than these (the run was '
+                    f"trained again since), so it is not shown: <code>{command}</code> scores these.</p>")
         rows = {title: record[key] for key, title in EVALUATION_ROWS.items() if record.get(key) is not None}
         notes = [str(n) for n in record.get("notes", [])]
     except (ValueError, TypeError, AttributeError) as err:

@@ -80,7 +80,8 @@ def exclusive(path: str | os.PathLike[str], what: str) -> Iterator[None]:
         return
     fd = _acquire(path, what)
     try:
-        command = " ".join(["vaelab", *sys.argv[1:3]]) if "vaelab" in Path(sys.argv[0]).name else "python"
+        program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+        command = " ".join(["vaelab" if program in ("vaelab", "__main__.py") else program, *sys.argv[1:2]])
         note = f"process {os.getpid()} ({command}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n"
         os.ftruncate(fd, 0)
         os.write(fd, note.encode())

@@ -76,6 +76,13 @@ class Commits:
         manifest = self.manifest()
         return None if manifest is None else manifest["files"].get(name)
 
+    def unfinished(self) -> bool:
+        """Whether the last commit's pending files still wait to be renamed (its writer was killed
+        between the commit point and the renames)."""
+        manifest = self.manifest()
+        return manifest is not None and any(self.pending(n, manifest["generation"]).exists()
+                                            for n in manifest.get("pending", []))
+
     def leftovers(self) -> list[Path]:
         """Pending files of commits that never reached their commit point."""
         manifest = self.manifest()

@@ -22,6 +22,7 @@ formats, not models: :func:`vaelab.models.base.load` rebuilds a model from what 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -151,13 +152,6 @@ class RunDir:
         return sorted(p.name for p in self.path.iterdir() if p.name not in own and not (
             p.name.endswith((".tmp", ".next")) and any(p.name.startswith(f".{n}.") for n in self.FILES)))
 
-    def write_text(self, name: str, text: str) -> Path:
-        """Write ``text`` to RUN/NAME atomically (a file outside the commit, e.g. a picture's data)."""
-        path = self.path / name
-        with atomic_path(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        return path
-
     # -- the writer's lock ---------------------------------------------------------------------
 
     @contextmanager
@@ -195,12 +189,19 @@ class RunDir:
             self._commits.commit(files, fresh=fresh, **({"epoch": epoch} if epoch is not None else {}))
             if fresh:  # what the replaced run had and the new one does not
                 for name in (*self.DERIVED, *(n for n in self.COMMITTED if n not in files)):
-                    (self.path / name).unlink(missing_ok=True)
-                shutil.rmtree(self.path / self.FIGURES, ignore_errors=True)
+                    if (self.path / name).exists():
+                        (self.path / name).unlink(missing_ok=True)
+                if (self.path / self.FIGURES).exists():
+                    shutil.rmtree(self.path / self.FIGURES)
 
     def read_bytes(self, name: str) -> bytes:
         """The committed contents of RUN/NAME, checked against the manifest (a file of a run without a
-        manifest, or one the manifest does not name, is read as it is)."""
+        manifest, or one the manifest does not name, is read as it is). A commit that a killed writer
+        left unfinished is finished first where the reader may (nobody writes, the folder is writable),
+        so that tools which open the files directly see the committed ones too."""
+        if self._commits.unfinished():
+            with contextlib.suppress(LockedError, OSError), self.writing():
+                pass
         return self._commits.read_bytes(name)
 
     def weights_id(self) -> str | None:

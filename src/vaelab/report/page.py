@@ -23,6 +23,7 @@ import torch
 
 from vaelab import latent, noise, plots
 from vaelab._version import __version__
+from vaelab.config import applicable
 from vaelab.data import Dataset
 from vaelab.data.columns import decode_cell
 from vaelab.evaluation import metrics
@@ -34,6 +35,7 @@ from vaelab.report.html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.run import RunDir
 
 N_SHOWN = 8  # rows of a table shown for table data
+LOSS_TERMS = ("loss", "rec", "kl")  # the per-epoch numbers of the overview; a KL only with a posterior
 
 
 def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Dataset,
@@ -155,15 +157,18 @@ def _summary(model: Autoencoder, run: RunDir, data: Dataset) -> str:
         "best epoch (the weights shown)": best,
         "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
         **{f"last {k.replace('_', ' ')}": v for k, v in last.items()
-           if k.endswith(("loss", "rec", "kl")) and isinstance(v, float)},
+           if k.endswith(LOSS_TERMS if model.variational else LOSS_TERMS[:2]) and isinstance(v, float)},
         "trained with vaelab": config.vaelab_version,
         "report by vaelab": __version__,
         "report date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     }
-    info = data.info.to_dict() | {"training rows": len(data.x_train), "test rows": len(data.x_test)}
-    parts = [("Overview", overview), ("Model", model.config.to_dict()), ("Data", info)]
+    # settings that take no effect on this model are left out: DataInfo's None means "not this kind
+    # of data" (no pitch range on images), and each config field says when it applies
+    info = {k: v for k, v in data.info.to_dict().items() if v is not None}
+    info |= {"training rows": len(data.x_train), "test rows": len(data.x_test)}
+    parts = [("Overview", overview), ("Model", applicable(model.config, model.config)), ("Data", info)]
     if train is not None:
-        parts.append(("Training", train.to_dict()))
+        parts.append(("Training", applicable(train, model.config)))
     return side_by_side(*(f"<h3>{title}</h3>{kv(pairs)}" for title, pairs in parts))
 
 

@@ -187,6 +187,12 @@ EVALUATION_ROWS = {
 }
 
 
+def _with_error(record: dict[str, Any], key: str) -> Any:
+    """``record[key]``, as "mean ± standard error" text where the record has ``KEY_se`` (-ELBO, NLL)."""
+    se = record.get(f"{key}_se")
+    return record[key] if se is None else f"{fmt(float(record[key]))} ± {float(se):.2g}"
+
+
 def _evaluation(run: RunDir) -> str:
     path = run.file(run.EVALUATION)
     if not path.exists():
@@ -195,8 +201,13 @@ def _evaluation(run: RunDir) -> str:
                 "active units, a linear probe and Fréchet distances here.</p>")
     try:
         record = run.read_evaluation()
-        rows = {title: record[key] for key, title in EVALUATION_ROWS.items() if record.get(key) is not None}
+        rows = {title: _with_error(record, key) for key, title in EVALUATION_ROWS.items()
+                if record.get(key) is not None}
         notes = [str(n) for n in record.get("notes", [])]
+        if record.get("neg_elbo_se") is not None:
+            same = "" if record.get("nll_iwae") is None else "; the -ELBO and the NLL come from the same " \
+                "importance samples of each row, so the NLL is never above the -ELBO"
+            notes.insert(0, f"± is the standard error of the mean over the rows{same}.")
     except (ValueError, TypeError, AttributeError) as err:
         return f'<p class="note">{html.escape(str(path))} is unreadable ({html.escape(str(err))}).</p>'
     extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,26 @@ def test_cli_evaluate_prints_a_table(capsys, runs) -> None:
     out = ok(capsys, "evaluate", runs["ae"], "--iwae-k", "10", "--sampler", "gmm", "--limit", "50",
              "--device", "cpu")
     assert "reconstruction (nats)" in out and "NLL, IWAE" not in out and "Fréchet: samples" in out
+
+
+NOTE = "training the feature classifier of the Fréchet distances on table once"
+
+
+def test_cli_evaluate_says_when_it_trains_the_classifier_and_shows_bars_on_a_terminal(capsys, monkeypatch,
+                                                                                      table_run) -> None:
+    run_dir = table_run[0]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--json", "--device", "cpu")
+    assert code == 0 and json.loads(out)["classifier"] == "trained now, cached"  # stdout: the JSON only
+    assert err.count(NOTE) == 1 and "cache/classifiers" in err and "(50 epochs)" in err
+    assert "epoch/s" not in err and "log p(x)" not in err  # --json: no bars
+    shutil.rmtree("cache/classifiers")  # train it again, now for the table
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--device", "cpu")
+    assert code == 0 and "Fréchet: samples" in out and "\r" not in out
+    assert err.count(NOTE) == 1 and "epoch/s" in err and "log p(x), k=5" in err  # the note and the bars
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--device", "cpu")
+    assert code == 0 and NOTE not in err and "epoch/s" not in err  # cached: nothing to train
+    assert "log p(x), k=5" in err
 
 
 def test_cli_evaluate_shows_standard_errors_on_a_tiny_mixed_table(capsys, tmp_path) -> None:

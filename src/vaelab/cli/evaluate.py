@@ -22,20 +22,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit {args.limit}: it must be an integer >= 1")
     model, run, _ = open_run(args)
     data = run_data(args, model, run)
+    bars = not args.json and sys.stderr.isatty()  # progress bars on stderr, for a person watching
     clf, how = None, "skipped (--no-fidelity)"
     if not args.no_fidelity:
         if data.labels is None:
             how = f"skipped: {data.info.name} has no labels to train the feature classifier on"
         else:
-            clf, loaded = feature_net.feature_classifier(data, cache_dir() / "classifiers",
-                                                         device=model.device)
+            cache = cache_dir() / "classifiers"
+            if not feature_net.is_cached(data, cache):  # the one slow step of a first evaluation
+                epochs = feature_net.default_epochs(len(data.x_train))
+                print(f"training the feature classifier of the Fréchet distances on {data.info.name} "
+                      f"once ({epochs} epochs); later evaluations read it from the cache {cache}",
+                      file=sys.stderr)
+            clf, loaded = feature_net.feature_classifier(data, cache, device=model.device, progress=bars)
             how = "cached" if loaded else "trained now, cached"
     sampler: Any = "prior"
     if args.sampler == "gmm":
         sampler, _ = gmm_sampler(model, run, None, data, cache=args.data is None)
     result = vaelab.evaluate(model, data, args.split, iwae_k=args.iwae_k, classifier=clf,
-                             sampler=sampler, limit=args.limit, seed=args.seed,
-                             progress=not args.json and sys.stderr.isatty())
+                             sampler=sampler, limit=args.limit, seed=args.seed, progress=bars)
     record = {"run": str(run), "data": data.info.source, **result.to_dict(),
               "classifier": how, "sampler": args.sampler}
     path = run.write_evaluation(record)

@@ -112,8 +112,9 @@ def train_latent_runs(root: Path) -> dict[str, Path]:
 
 EVAL_TINY = ["--arch", "mlp", "--hidden", "16", "--latent-dim", "4", "--epochs", "3", "--quiet",
              "--no-figures", "--device", "cpu"]
-KEYS = {"neg_elbo", "rec", "kl", "nll_iwae", "bits_per_dim", "active_units", "kl_per_dim", "fd_samples",
-        "fd_recon", "fd_floor", "precision", "recall", "probe_accuracy", "classifier_accuracy", "iwae_k", "n"}
+KEYS = {"neg_elbo", "neg_elbo_se", "rec", "kl", "nll_iwae", "nll_iwae_se", "bits_per_dim", "active_units",
+        "kl_per_dim", "fd_samples", "fd_recon", "fd_floor", "precision", "recall", "probe_accuracy",
+        "classifier_accuracy", "iwae_k", "n"}
 
 
 def train_eval_runs(root: Path) -> dict[str, Path]:

@@ -1,6 +1,6 @@
 """Fixtures shared by several test folders: one torch thread, an isolated working folder, the
-digits data and a VAE trained on it, a model on a mixed table, and the tiny runs of the report
-tests."""
+digits data and a VAE trained on it, models on a mixed table (500 rows) and on a tiny one (30 rows),
+and the tiny runs of the report tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli_helpers import train_report_runs
-from helpers import mixed_csv
+from helpers import iris_csv, mixed_csv
 
 import vaelab
 from vaelab.config import ModelConfig
@@ -62,6 +62,18 @@ def mixed_run(tmp_path_factory):
     vaelab.fit(model, data.x_train, config=vaelab.TrainConfig(epochs=30, batch_size=32, lr=3e-3,
                                                               val_fraction=0.0, seed=0, device="cpu"))
     return model.eval(), data, outliers
+
+
+@pytest.fixture(scope="module")
+def tiny_mixed(tmp_path_factory):
+    """A VAE trained once per module (30 steps) on a 30-row mixed table from iris (numeric columns,
+    a text column, blank cells; helpers.iris_csv), whose test split has 6 rows: (model, data)."""
+    path = iris_csv(tmp_path_factory.mktemp("iris") / "iris.csv")
+    data = vaelab.load_dataset(path, test_fraction=0.2, seed=0)
+    model = vaelab.build_model(data=data, latent_dim=2, hidden=(16,), seed=0)
+    vaelab.fit(model, data.x_train, config=vaelab.TrainConfig(epochs=30, batch_size=32, lr=3e-3,
+                                                              val_fraction=0.0, device="cpu"))
+    return model.eval(), data
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,21 @@ def mixed_csv(path, n: int = 400, seed: int = 0, missing: float = 0.05, outliers
     return list(range(n - outliers, n))
 
 
+def iris_csv(path: Path, n: int = 30, seed: int = 0, missing: float = 0.08) -> Path:
+    """Write ``n`` rows of scikit-learn's iris as a CSV: four numeric columns and the text column
+    ``species``, with a share ``missing`` of the cells blank. The tiny mixed table of issue 17."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rng = np.random.default_rng(seed)
+    lines = ["sepal_length,sepal_width,petal_length,petal_width,species"]
+    for i in rng.choice(len(iris.data), n, replace=False):
+        cells = [f"{v:.1f}" for v in iris.data[i]] + [str(iris.target_names[iris.target[i]])]
+        lines.append(",".join("" if rng.random() < missing else cell for cell in cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 # -- tiny models ---------------------------------------------------------------------------------
 
 TINY = {"latent_dim": 3, "hidden": (16,), "channels": 4}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 import vaelab
-from vaelab.config import ModelConfig, TrainConfig, parse_noise
+from vaelab.config import ModelConfig, TrainConfig, _settings, applicable, parse_noise
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,3 +62,36 @@ def test_train_config_schedule_defaults() -> None:
     assert (config.kl_schedule, config.kl_cycles, config.kl_ratio, config.grad_clip) == (
         "linear", 4, 0.5, 1000.0)
     assert TrainConfig(kl_ratio=1).kl_ratio == 1  # a pure sawtooth is allowed
+
+
+def test_applicable_keeps_only_the_fields_that_take_effect_on_the_model() -> None:
+    image_vae = ModelConfig(arch="conv", likelihood="bernoulli", input_shape=(1, 8, 8))
+    shown = applicable(image_vae, image_vae)
+    assert {"channels", "binarize", "beta", "free_bits", "activation"} <= set(shown)
+    assert {"cell", "n_tokens", "steps_per_bar", "scale", "sigma", "categories",
+            "condition"}.isdisjoint(shown)
+    assert shown["channels"] == image_vae.channels and shown["input_shape"] == [1, 8, 8]  # as to_dict has it
+    melody = ModelConfig(arch="rnn", likelihood="categorical", n_tokens=20)
+    assert {"cell", "n_tokens", "steps_per_bar"} <= set(applicable(melody, melody))
+    assert {"channels", "activation", "binarize"}.isdisjoint(applicable(melody, melody))
+    table_ae = ModelConfig(model="ae", arch="mlp", likelihood="mixed")
+    assert {"scale", "sigma", "categories"} <= set(applicable(table_ae, table_ae))
+    assert {"beta", "free_bits", "logvar_limit"}.isdisjoint(applicable(table_ae, table_ae))
+    assert {"kl_schedule", "kl_warmup", "kl_cycles"}.isdisjoint(applicable(TrainConfig(), table_ae))
+    cvae = ModelConfig(model="cvae", condition="label", n_conditions=3)
+    assert {"condition", "n_conditions", "label_embedding"} <= set(applicable(cvae, cvae))
+    columns = cvae.replace(condition="columns")
+    assert "label_embedding" not in applicable(columns, columns)
+    assert set(applicable(TrainConfig(), image_vae)) >= {"kl_schedule", "kl_warmup"}
+    cyclical = applicable(TrainConfig(kl_schedule="cyclical"), image_vae)
+    assert {"kl_cycles", "kl_ratio"} <= set(cyclical) and "kl_warmup" not in cyclical
+    # an "auto" setting may become anything, so an unresolved config hides none of its fields' settings
+    auto = ModelConfig()
+    assert {"channels", "cell", "n_tokens", "binarize", "scale"} <= set(applicable(auto, auto))
+
+
+def test_every_when_names_a_known_setting() -> None:
+    known = set(_settings(ModelConfig(), TrainConfig()))
+    for cls in (ModelConfig, TrainConfig):
+        for f in fields(cls):
+            assert set(f.metadata["when"]) <= known, (cls.__name__, f.name)

@@ -2,7 +2,8 @@
 
 Plain data with validation and nothing else: no I/O, no torch. Each class converts to and from a
 JSON-able dict (``to_dict`` / ``from_dict``); ``from_dict`` rejects unknown keys so a typo in a
-hand-edited ``config.json`` is an error rather than a silently ignored setting.
+hand-edited ``config.json`` is an error rather than a silently ignored setting. Each field carries
+its help text and when it takes effect (:func:`applicable`: no ``cell`` for a conv backbone).
 """
 
 from __future__ import annotations
@@ -97,10 +98,14 @@ class _Config:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
-def _field(default: Any, help: str, flag: bool = True) -> Any:
+def _field(default: Any, help: str, flag: bool = True, when: dict[str, tuple[Any, ...]] | None = None) -> Any:
     """A config field with its one description, ``help``, which the docstring and ``vaelab train
-    --help`` both show; ``flag=False`` for fields set from the data (no command-line flag)."""
-    return dataclasses.field(default=default, metadata={"help": help, "flag": flag})
+    --help`` both show; ``flag=False`` for fields set from the data (no command-line flag).
+
+    ``when`` says for which models the field takes effect, as ``{setting: allowed values}`` over the
+    settings of :func:`applicable` (e.g. ``{"arch": ("conv",)}``); every setting named must have
+    one of its values. None: for every model."""
+    return dataclasses.field(default=default, metadata={"help": help, "flag": flag, "when": when or {}})
 
 
 def field_help(cls: type) -> dict[str, tuple[str, bool]]:
@@ -137,25 +142,28 @@ class ModelConfig(_Config):
                                      "mirrors them), or the state sizes of the recurrent layers for "
                                      "rnn; auto: 512,256 for mlp, 256 for conv, the recurrent default")
     channels: int = _field(32, "conv: channels of the first stride-2 layer; doubled per layer, capped at "
-                           "8x")
-    activation: str = _field("relu", f"one of {', '.join(ACTIVATIONS)}")
+                           "8x", when={"arch": ("conv",)})
+    activation: str = _field("relu", f"one of {', '.join(ACTIVATIONS)}", when={"arch": ("mlp", "conv")})
     likelihood: str = _field(AUTO, "p(x|z) (vaelab.registry.LIKELIHOODS): bernoulli (data in a known "
                              "range, read as probabilities), gaussian (data standardized by a stored "
                              "scaler), categorical (tokens), mixed (tables with categorical columns), "
                              "or auto")
-    scale: str = _field("learned", "gaussian: a learned per-dimension scale, or one fixed at --sigma")
+    scale: str = _field("learned", "gaussian: a learned per-dimension scale, or one fixed at --sigma",
+                        when={"has_scale": (True,)})
     sigma: float = _field(1.0, "gaussian: the scale in standardized units (the fixed value, or the "
-                          "learned one's start)")
+                          "learned one's start)", when={"has_scale": (True,)})
     binarize: str = _field("none", "dynamic draws x ~ Bernoulli(pixel intensity) afresh for every "
                            "batch, the usual set-up for likelihoods on MNIST-like data (Salakhutdinov & "
-                           "Murray 2008); none keeps grey levels")
-    beta: float = _field(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017)")
+                           "Murray 2008); none keeps grey levels", when={"likelihood": ("bernoulli",)})
+    beta: float = _field(1.0, "weight of the KL term (beta-VAE, Higgins et al. 2017)",
+                         when={"variational": (True,)})
     free_bits: float | str = _field(AUTO, "minimum KL per latent dimension in nats, averaged over the "
                                     "batch (Kingma et al. 2016); auto = 0.5 for sequence data, whose "
                                     "autoregressive decoders otherwise learn to ignore z (Bowman et al. "
-                                    "2016; MusicVAE, Roberts et al. 2018 sec. 3.4), 0 otherwise")
+                                    "2016; MusicVAE, Roberts et al. 2018 sec. 3.4), 0 otherwise",
+                                    when={"variational": (True,)})
     logvar_limit: float = _field(10.0, "the posterior log-variance is clamped to [-limit, limit] for "
-                                 "numerical stability")
+                                 "numerical stability", when={"variational": (True,)})
     noise: str = _field(AUTO, "corrupt the inputs in training (denoising, Vincent et al. 2008): none, "
                         "gaussian:S (additive, standard deviation S), mask:P (a fraction P set to the "
                         "bottom of the range for images, to the column mean for tables) or "
@@ -163,18 +171,23 @@ class ModelConfig(_Config):
                         "of the value range for images and of column standard deviations for tables; "
                         "auto = gaussian:0.3 for dae, none otherwise")
     condition: str = _field(AUTO, "what a conditional model is conditioned on: label, columns or none; "
-                            "set from the data", flag=False)
-    n_conditions: int = _field(0, "number of classes or condition columns; set from the data", flag=False)
-    label_embedding: int = _field(0, "cvae: 0 = one-hot labels, N = a learned embedding of size N")
-    cell: str = _field("gru", "rnn: gru or lstm")
+                            "set from the data", flag=False, when={"conditional": (True,)})
+    n_conditions: int = _field(0, "number of classes or condition columns; set from the data", flag=False,
+                               when={"conditional": (True,)})
+    label_embedding: int = _field(0, "cvae: 0 = one-hot labels, N = a learned embedding of size N",
+                                  when={"conditional": (True,), "condition": ("label",)})
+    cell: str = _field("gru", "rnn: gru or lstm", when={"arch": ("rnn",)})
     n_tokens: int = _field(0, "size of the token vocabulary of sequence data (vaelab.data.tokens); set "
-                           "from the data, 0 for images and tables", flag=False)
+                           "from the data, 0 for images and tables", flag=False,
+                           when={"likelihood": ("categorical",)})
     steps_per_bar: int = _field(0, "time steps in one bar of sequence data (16 for sixteenths in 4/4); "
-                                "set from the data, 0 for images and tables", flag=False)
+                                "set from the data, 0 for images and tables", flag=False,
+                                when={"likelihood": ("categorical",)})
     input_shape: tuple[int, ...] = _field((), "per-example data shape, (C, H, W), (D,), (T,) or (V, T); "
                                           "set from the data", flag=False)
     categories: tuple[int, ...] = _field((), "tables: per column, its number of categories (0 for a "
-                                         "numeric column); set from the data", flag=False)
+                                         "numeric column); set from the data", flag=False,
+                                         when={"likelihood": ("mixed",)})
 
     def __post_init__(self) -> None:
         lookup(MODELS, self.model, "model")
@@ -245,10 +258,14 @@ class TrainConfig(_Config):
     kl_schedule: str = _field("linear", "how the KL weight moves: linear warm-up from 0 to 1 over "
                               "--kl-warmup epochs (Bowman et al. 2016; 1 throughout when it is 0), or "
                               "cyclical annealing (Fu et al. 2019): --kl-cycles cycles over the run, each "
-                              "rising from 0 to 1 over its first --kl-ratio share, then 1")
-    kl_warmup: int = _field(0, "epochs of the linear KL warm-up")
-    kl_cycles: int = _field(4, "cyclical: number of cycles over the run")
-    kl_ratio: float = _field(0.5, "cyclical: share of each cycle spent rising from 0 to 1")
+                              "rising from 0 to 1 over its first --kl-ratio share, then 1",
+                              when={"variational": (True,)})
+    kl_warmup: int = _field(0, "epochs of the linear KL warm-up",
+                            when={"variational": (True,), "kl_schedule": ("linear",)})
+    kl_cycles: int = _field(4, "cyclical: number of cycles over the run",
+                            when={"variational": (True,), "kl_schedule": ("cyclical",)})
+    kl_ratio: float = _field(0.5, "cyclical: share of each cycle spent rising from 0 to 1",
+                             when={"variational": (True,), "kl_schedule": ("cyclical",)})
     val_fraction: float = _field(0.1, "share of the training rows held out to report validation loss "
                                  "and pick the best epoch; 0 trains on every row and keeps the last epoch")
     patience: int = _field(0, "stop after this many epochs without a better validation loss; 0 = never")
@@ -287,6 +304,37 @@ class TrainConfig(_Config):
         _check(self.device in DEVICES, "device", self.device, f"choose from: {', '.join(DEVICES)}")
         _check(self.precision in PRECISIONS, "precision", self.precision,
                f"choose from: {', '.join(PRECISIONS)}")
+
+
+def _settings(model: ModelConfig, config: _Config) -> dict[str, Any]:
+    """What a field's ``when`` may name: the fields of ``model`` and of ``config``, and what the
+    model and likelihood classes declare: ``variational`` (a posterior, hence an ELBO and a KL),
+    ``conditional`` (takes labels or condition columns) and ``has_scale`` (a Gaussian scale)."""
+    model_cls = lookup(MODELS, model.model, "model")
+    likelihood = None if model.likelihood == AUTO else lookup(LIKELIHOODS, model.likelihood, "likelihood")
+    return {**model.to_dict(), **config.to_dict(), "variational": model_cls.variational,
+            "conditional": model_cls.conditional,
+            "has_scale": AUTO if likelihood is None else likelihood.has_scale}
+
+
+def applicable(config: ModelConfig | TrainConfig, model: ModelConfig) -> dict[str, Any]:
+    """``config.to_dict()`` without the fields that take no effect on the model ``model`` describes,
+    by each field's ``when``: ``channels`` only for the conv backbone, ``cell`` only for the
+    recurrent one, ``beta`` and the KL schedule only for a model with a posterior, ``n_tokens``
+    only for token data, ... A setting still ``"auto"`` may become any value, so it hides nothing.
+
+    >>> ae = ModelConfig(model="ae", arch="mlp", likelihood="bernoulli")
+    >>> "beta" in applicable(ae, ae), "kl_warmup" in applicable(TrainConfig(), ae)
+    (False, False)
+    """
+    settings = _settings(model, config)
+
+    def takes_effect(when: dict[str, tuple[Any, ...]]) -> bool:
+        return all(settings[name] == AUTO or settings[name] in allowed for name, allowed in when.items())
+
+    return {f.name: value for f, value in zip(fields(config), config.to_dict().values(), strict=True)
+            if takes_effect(f.metadata["when"])}
+
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import KEYS, fails, ok, run, train_eval_runs
+from cli_helpers import KEYS, fails, ok, run, train, train_eval_runs
+from helpers import iris_csv
+
+from vaelab.report.html import fmt
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,44 @@ def test_cli_evaluate_prints_a_table(capsys, runs) -> None:
     out = ok(capsys, "evaluate", runs["ae"], "--iwae-k", "10", "--sampler", "gmm", "--limit", "50",
              "--device", "cpu")
     assert "reconstruction (nats)" in out and "NLL, IWAE" not in out and "Fréchet: samples" in out
+
+
+NOTE = "training the feature classifier of the Fréchet distances on table once"
+
+
+def test_cli_evaluate_says_when_it_trains_the_classifier_and_shows_bars_on_a_terminal(capsys, monkeypatch,
+                                                                                      table_run) -> None:
+    run_dir = table_run[0]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--json", "--device", "cpu")
+    assert code == 0 and json.loads(out)["classifier"] == "trained now, cached"  # stdout: the JSON only
+    assert err.count(NOTE) == 1 and "cache/classifiers" in err and "(50 epochs)" in err
+    assert "epoch/s" not in err and "log p(x)" not in err  # --json: no bars
+    shutil.rmtree("cache/classifiers")  # train it again, now for the table
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--device", "cpu")
+    assert code == 0 and "Fréchet: samples" in out and "\r" not in out
+    assert err.count(NOTE) == 1 and "epoch/s" in err and "log p(x), k=5" in err  # the note and the bars
+    code, out, err = run(capsys, "evaluate", run_dir, "--iwae-k", "5", "--device", "cpu")
+    assert code == 0 and NOTE not in err and "epoch/s" not in err  # cached: nothing to train
+    assert "log p(x), k=5" in err
+
+
+def test_cli_evaluate_shows_standard_errors_on_a_tiny_mixed_table(capsys, tmp_path) -> None:
+    # Issue 17: on such a table the -ELBO and the NLL differ by less than their standard errors
+    train("--data", iris_csv(tmp_path / "iris.csv"), "--epochs", 30, "--batch-size", 32, "--latent-dim", 2,
+          "--hidden", 16, "--quiet", "--no-figures", "--device", "cpu", "--out", tmp_path / "iris")
+    record = json.loads(ok(capsys, "evaluate", tmp_path / "iris", "--iwae-k", "20", "--json"))
+    assert record["n"] == 6 and record["nll_iwae"] < record["neg_elbo"]
+    assert record["neg_elbo_se"] > 0 and record["nll_iwae_se"] > 0
+    out = ok(capsys, "evaluate", tmp_path / "iris", "--iwae-k", "20")
+    assert f"{record['neg_elbo']:.2f} ± {record['neg_elbo_se']:.2f}" in out
+    assert f"{record['nll_iwae']:.2f} ± {record['nll_iwae_se']:.2f}" in out
+    assert "standard error over the 6 rows; from the same 20 draws per row" in out
+    ok(capsys, "report", tmp_path / "iris", "--device", "cpu")
+    page = (tmp_path / "iris" / "report.html").read_text()
+    assert f"{fmt(record['neg_elbo'])} ± {record['neg_elbo_se']:.2g}" in page
+    assert f"{fmt(record['nll_iwae'])} ± {record['nll_iwae_se']:.2g}" in page
+    assert "± is the standard error of the mean over the rows" in page
 
 
 def test_cli_evaluate_errors(capsys, runs, tmp_path) -> None:

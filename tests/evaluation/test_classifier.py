@@ -18,6 +18,7 @@ from vaelab.evaluation.classifier import (
     dataset_fingerprint,
     feature_classifier,
     features,
+    is_cached,
     load_classifier,
     save_classifier,
     train_classifier,
@@ -95,6 +96,15 @@ def test_table_classifier_standardizes_columns_and_learns():
     assert clf.meta["test_accuracy"] > 0.8  # the label is a threshold on one column
 
 
+def test_training_shows_a_bar_over_the_epochs_only_when_asked(capsys):
+    data = labelled_table()
+    train_classifier(data, epochs=3)
+    assert capsys.readouterr().err == ""  # the library is silent by default
+    train_classifier(data, epochs=3, progress=True)
+    err = capsys.readouterr().err
+    assert "feature classifier" in err and "/3 [" in err and "epoch" in err  # a bar over 3 epochs
+
+
 def test_unlabelled_or_one_class_data_are_rejected():
     with pytest.raises(ValueError, match=r"toy-table: the data have no labels"):
         train_classifier(table_data())
@@ -131,8 +141,9 @@ def test_fingerprint_follows_pixels_and_labels(digits):
 
 def test_feature_classifier_trains_once_then_loads_from_the_cache(tmp_path, digits):
     cache = tmp_path / "cache"
+    assert not is_cached(digits, cache)
     first, loaded = feature_classifier(digits, cache)
-    assert loaded is False
+    assert loaded is False and is_cached(digits, cache)
     fp = dataset_fingerprint(digits)
     assert sorted(p.name for p in cache.iterdir()) == [f"{fp}.json", f"{fp}.safetensors"]
     second, loaded = feature_classifier(digits, cache)

@@ -60,9 +60,11 @@ def test_exact_posterior_makes_elbo_and_iwae_equal_log_px() -> None:
     model, x, log_px = ppca()
     # with q(z|x) = p(z|x) every importance weight p(x, z) / q(z|x) equals p(x): no gap, no variance
     np.testing.assert_allclose(metrics.log_likelihood(model, x, k=50), log_px, atol=1e-4)
+    # and so does their mean: the -ELBO that bounds() takes from the same draws is exact as well
+    np.testing.assert_allclose(-metrics.bounds(model, x, k=5).neg_elbo, log_px, atol=1e-4)
     # the one-sample ELBO (closed-form KL) equals log p(x) only in expectation: within 4 standard errors
     gap = -metrics.elbo(model, x).neg_elbo - log_px
-    assert abs(gap.mean()) < 4 * gap.std() / math.sqrt(len(gap))
+    assert abs(gap.mean()) < 4 * metrics.standard_error(gap)
 
 
 def perturbed_ppca():
@@ -99,6 +101,27 @@ def test_iwae_does_not_depend_on_how_the_samples_are_chunked() -> None:
     # different chunking draws different samples; the estimates agree to Monte Carlo error
     assert abs(a.mean() - b.mean()) < 0.02
     np.testing.assert_array_equal(a, metrics.log_likelihood(model, x, k=64, rows_per_pass=64))
+
+
+def test_bounds_from_shared_draws_keep_the_nll_below_the_neg_elbo_on_every_row(tiny_mixed) -> None:
+    # Issue 17: on the 6 test rows of a 30-row mixed table, a -ELBO from one draw of its own fell
+    # below the NLL for 3 of these 10 seeds (k = 20); from the same draws it cannot, row by row
+    model, data = tiny_mixed
+    x = metrics.prepared(model, data.x_test)
+    assert len(x) == 6 and np.isnan(data.x_train).any()  # tiny, and with blank cells
+    for seed in range(10):
+        b = metrics.bounds(model, x, k=20, seed=seed)
+        assert (b.nll < b.neg_elbo).all(), seed  # strictly: q(z|x) is not the exact posterior
+        assert np.isfinite(b.rec).all() and np.isfinite(b.kl).all()
+    # with one draw, the importance-weighted bound is the ELBO of that very draw
+    one = metrics.bounds(model, x, k=1, seed=3)
+    np.testing.assert_allclose(one.nll, one.neg_elbo, rtol=1e-12)
+
+
+def test_standard_error_is_the_spread_of_the_mean() -> None:
+    assert metrics.standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(math.sqrt(5 / 3) / 2)
+    assert metrics.standard_error(np.full(9, 7.0)) == 0.0
+    assert metrics.standard_error(np.array([2.0])) is None  # one row has no spread to measure
 
 
 @pytest.fixture(scope="module")

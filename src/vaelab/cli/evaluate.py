@@ -22,20 +22,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit {args.limit}: it must be an integer >= 1")
     model, run, _ = open_run(args)
     data = run_data(args, model, run)
+    bars = not args.json and sys.stderr.isatty()  # progress bars on stderr, for a person watching
     clf, how = None, "skipped (--no-fidelity)"
     if not args.no_fidelity:
         if data.labels is None:
             how = f"skipped: {data.info.name} has no labels to train the feature classifier on"
         else:
-            clf, loaded = feature_net.feature_classifier(data, cache_dir() / "classifiers",
-                                                         device=model.device)
+            cache = cache_dir() / "classifiers"
+            if not feature_net.is_cached(data, cache):  # the one slow step of a first evaluation
+                epochs = feature_net.default_epochs(len(data.x_train))
+                print(f"training the feature classifier of the Fréchet distances on {data.info.name} "
+                      f"once ({epochs} epochs); later evaluations read it from the cache {cache}",
+                      file=sys.stderr)
+            clf, loaded = feature_net.feature_classifier(data, cache, device=model.device, progress=bars)
             how = "cached" if loaded else "trained now, cached"
     sampler: Any = "prior"
     if args.sampler == "gmm":
         sampler, _ = gmm_sampler(model, run, None, data, cache=args.data is None)
     result = vaelab.evaluate(model, data, args.split, iwae_k=args.iwae_k, classifier=clf,
-                             sampler=sampler, limit=args.limit, seed=args.seed,
-                             progress=not args.json and sys.stderr.isatty())
+                             sampler=sampler, limit=args.limit, seed=args.seed, progress=bars)
     record = {"run": str(run), "data": data.info.source, **result.to_dict(),
               "classifier": how, "sampler": args.sampler, "weights": model.weights_id}
     path = run.write_evaluation(record)
@@ -53,20 +58,30 @@ def _num(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def _mean(r: dict[str, Any], key: str) -> str:
+    """A mean over the rows with its standard error where the record has one: "250.02 ± 0.41"."""
+    se = r.get(f"{key}_se")
+    return _num(r[key]) + ("" if se is None else f" ± {_num(se)}")
+
+
 def format_table(r: dict[str, Any], latent_dim: int) -> str:
     """The evaluation record as an aligned, readable table."""
     lines = [f"{r['run']} on {r['data']}, {r['split']} split, {r['n']} rows"]
 
     def row(name: str, value: str, note: str = "") -> None:
-        lines.append(f"  {name:<26}{value:>12}  {note}".rstrip())
+        lines.append(f"  {name:<26}{value:>16}  {note}".rstrip())
 
     if r["neg_elbo"] is not None:
-        row("-ELBO (nats)", _num(r["neg_elbo"]), f"rec {_num(r['rec'])} + KL {_num(r['kl'])}")
+        row("-ELBO (nats)", _mean(r, "neg_elbo"), f"rec {_num(r['rec'])} + KL {_num(r['kl'])}")
     else:
         row("reconstruction (nats)", _num(r["rec"]), "-log p(x | code)")
     if r["nll_iwae"] is not None:
-        row(f"NLL, IWAE k={r['iwae_k']} (nats)", _num(r["nll_iwae"]),
+        row(f"NLL, IWAE k={r['iwae_k']} (nats)", _mean(r, "nll_iwae"),
             f"{_num(r['bits_per_dim'], 4)} bits/dim")
+    if r.get("neg_elbo_se") is not None:
+        draws = f"the same {r['iwae_k']} draws per row, so NLL <= -ELBO" if r["nll_iwae"] is not None \
+            else "one draw per row"
+        lines.append(f"  (± standard error over the {r['n']} rows; from {draws})")
     if r["active_units"] is not None:
         row("active units", f"{r['active_units']} / {latent_dim}", "Cov_x(E_q[z]) > 0.01")
     if r["probe_accuracy"] is not None:

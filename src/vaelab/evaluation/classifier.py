@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +130,11 @@ def _accuracy(clf: FeatureClassifier, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_classifier(data: Dataset, *, epochs: int | None = None, seed: int = 0,
-                     device: str | torch.device = "cpu", batch_size: int = 128) -> FeatureClassifier:
+                     device: str | torch.device = "cpu", batch_size: int = 128,
+                     progress: bool = False) -> FeatureClassifier:
     """Train a :class:`FeatureClassifier` on ``data.x_train`` / ``data.y_train`` with Adam (lr 1e-3)
     and cross-entropy; its accuracy on the test split goes to ``meta["test_accuracy"]``.
+    ``progress`` shows a tqdm bar over the epochs on stderr.
 
     ``epochs`` defaults to :func:`default_epochs` of the training size (5 for Fashion-MNIST, 14 for
     digits). The initial weights and the batch order come from ``seed``, so two calls give the same
@@ -163,7 +166,12 @@ def train_classifier(data: Dataset, *, epochs: int | None = None, seed: int = 0,
     clf.to(device).train()
     optimizer = torch.optim.Adam(clf.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    passes: Iterable[int] = range(epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        passes = tqdm(passes, desc="feature classifier", unit="epoch", leave=False, dynamic_ncols=True)
+    for _ in passes:
         order = torch.randperm(len(x), generator=generator).to(device)
         for i in range(0, len(x), batch_size):
             idx = order[i:i + batch_size]
@@ -247,28 +255,39 @@ def _damaged(path: Path, why: object) -> ValueError:
     return ValueError(f"{path} is damaged or does not match its data ({why}); delete it to train anew")
 
 
+def is_cached(data: Dataset, cache_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``cache_dir`` holds the classifier for ``data`` (or half of its pair of files), so
+    that :func:`feature_classifier` reads it instead of training one.
+
+    >>> is_cached(data, "cache/classifiers")                   # doctest: +SKIP
+    False
+    """
+    return any(path.exists() for path in _paths(Path(cache_dir), dataset_fingerprint(data)))
+
+
 def feature_classifier(data: Dataset, cache_dir: str | os.PathLike[str] | None = None, *, seed: int = 0,
-                       device: str | torch.device = "cpu") -> tuple[FeatureClassifier, bool]:
+                       device: str | torch.device = "cpu",
+                       progress: bool = False) -> tuple[FeatureClassifier, bool]:
     """The feature classifier for ``data``: ``(classifier, loaded_from_cache)``.
 
     With ``cache_dir`` the classifier stored there under the fingerprint of ``data`` is loaded
-    (``seed`` then plays no part); if none is, one is trained and saved there. Without
-    ``cache_dir`` it is trained and nothing is written.
+    (``seed`` then plays no part); if none is (:func:`is_cached`), one is trained and saved there.
+    Without ``cache_dir`` it is trained and nothing is written. ``progress`` shows a tqdm bar
+    over the training epochs.
 
     >>> clf, loaded = feature_classifier(data, "cache/classifiers")
     >>> clf.meta["test_accuracy"], loaded
     (0.95, False)
     """
     if cache_dir is None:
-        return train_classifier(data, seed=seed, device=device), False
-    weights, meta_path = _paths(Path(cache_dir), dataset_fingerprint(data))
-    if weights.exists() or meta_path.exists():
+        return train_classifier(data, seed=seed, device=device, progress=progress), False
+    if is_cached(data, cache_dir):
         try:
             return load_classifier(cache_dir, data, device), True
         except FileNotFoundError as err:  # half a pair: one of the two files is gone
-            left = meta_path if meta_path.exists() else weights
+            left = next(p for p in _paths(Path(cache_dir), dataset_fingerprint(data)) if p.exists())
             raise ValueError(f"{err} but {left.name} is there; delete {left} to train anew") from None
-    clf = train_classifier(data, seed=seed, device=device)
+    clf = train_classifier(data, seed=seed, device=device, progress=progress)
     save_classifier(clf, cache_dir)
     return clf, False
 

@@ -39,13 +39,18 @@ class Evaluation:
     no classifier) and ``notes`` says why.
 
     n : rows evaluated.  split : which split of ``data``.
-    neg_elbo, rec, kl : -ELBO and its two terms (one posterior sample per example). For an AE,
-        ``rec`` is -log p(x | code) and the others are None.
+    neg_elbo, rec, kl : -ELBO and its two terms, from the same ``iwae_k`` posterior samples per
+        example as ``nll_iwae`` (one sample when ``iwae_k`` is 0), so that ``nll_iwae <= neg_elbo``
+        (:func:`vaelab.evaluation.metrics.bounds`). For an AE, ``rec`` is -log p(x | code) and the
+        others are None.
     nll_iwae : -log p(x) estimated with ``iwae_k`` importance samples (Burda et al. 2016).
+    neg_elbo_se, nll_iwae_se : standard errors of those two means over the rows (standard
+        deviation / sqrt(n)); None for a single row. On a few rows they are large.
     bits_per_dim : ``nll_iwae`` in bits per data dimension.
     exact_likelihood : False when a Bernoulli likelihood scores grey levels, where the "likelihoods"
         are cross-entropies, not densities of the data.
-    active_units, kl_per_dim : latent health (Burda et al. 2016); KL per dimension in nats.
+    active_units, kl_per_dim : latent health (Burda et al. 2016); KL per dimension in nats, in closed
+        form (its sum is ``kl`` up to Monte Carlo error).
     fd_samples, fd_recon, fd_floor : Fréchet distances to the split's features of samples, of
         reconstructions, and of as many training rows (the floor).
     precision, recall : k-NN precision and recall of samples against the split.
@@ -66,9 +71,11 @@ class Evaluation:
     split: str
     iwae_k: int
     neg_elbo: float | None = None
+    neg_elbo_se: float | None = None
     rec: float | None = None
     kl: float | None = None
     nll_iwae: float | None = None
+    nll_iwae_se: float | None = None
     bits_per_dim: float | None = None
     exact_likelihood: bool = True
     active_units: int | None = None
@@ -118,7 +125,8 @@ def evaluate(model: Autoencoder, data: Dataset, split: Literal["train", "test", 
     model : a trained model; it is put in evaluation mode.
     data : the dataset; its training rows serve the linear probe and the Fréchet floor.
     split : the rows to evaluate.
-    iwae_k : importance samples per example for ``nll_iwae``; 0 skips the estimate.
+    iwae_k : importance samples per example for ``nll_iwae`` and the -ELBO beside it; 0 skips the
+        estimate, and the -ELBO comes from one sample per example.
     classifier : feature network for the Fréchet distances and precision/recall, e.g. from
         :func:`vaelab.classifier.feature_classifier`; None skips them.
     sampler : where samples come from: ``"prior"`` or a :class:`GMMSampler` (which lets an AE be
@@ -149,15 +157,16 @@ def evaluate(model: Autoencoder, data: Dataset, split: Literal["train", "test", 
         notes.append("the Bernoulli likelihood scores grey levels here, so its log-probabilities are "
                      "cross-entropies, not likelihoods; train with binarize='dynamic' for likelihoods")
     if model.variational:
-        terms = clock("elbo", metrics.elbo, model, x, cond, seed=seed)
-        out.update(neg_elbo=float(terms.neg_elbo.mean()), rec=float(terms.rec.mean()),
-                   kl=float(terms.kl.mean()))
+        b = clock("likelihood", metrics.bounds, model, x, cond, k=max(iwae_k, 1), seed=seed,
+                  progress=progress)
+        out.update(neg_elbo=float(b.neg_elbo.mean()), neg_elbo_se=metrics.standard_error(b.neg_elbo),
+                   rec=float(b.rec.mean()), kl=float(b.kl.mean()))
         out["kl_per_dim"] = [float(v) for v in clock("kl_per_dim", metrics.kl_per_dimension, model, x,
                                                      y=cond)]
         if iwae_k:
-            nll = -clock("nll_iwae", metrics.log_likelihood, model, x, cond, k=iwae_k, seed=seed,
-                         progress=progress).mean()
-            out.update(nll_iwae=float(nll), bits_per_dim=metrics.bits_per_dim(nll, int(np.prod(x.shape[1:]))))
+            nll = float(b.nll.mean())
+            out.update(nll_iwae=nll, nll_iwae_se=metrics.standard_error(b.nll),
+                       bits_per_dim=metrics.bits_per_dim(nll, int(np.prod(x.shape[1:]))))
     else:
         out["rec"] = float(clock("rec", metrics.reconstruction_error, model, x, cond).mean())
         notes.append(f"{type(model).__name__} has no posterior, so it has no ELBO, likelihood or KL; "

@@ -23,6 +23,7 @@ import torch
 
 from vaelab import latent, noise, plots
 from vaelab._version import __version__
+from vaelab.config import applicable
 from vaelab.data import Dataset
 from vaelab.data.columns import decode_cell
 from vaelab.evaluation import metrics
@@ -34,6 +35,7 @@ from vaelab.report.html import CSS, fmt, img, kv, side_by_side, table
 from vaelab.run import RunDir
 
 N_SHOWN = 8  # rows of a table shown for table data
+LOSS_TERMS = ("loss", "rec", "kl")  # the per-epoch numbers of the overview; a KL only with a posterior
 
 
 def build_report(model: Autoencoder, run_dir: str | os.PathLike[str], data: Dataset,
@@ -156,16 +158,19 @@ def _summary(model: Autoencoder, run: RunDir, data: Dataset) -> str:
         "best epoch (the weights shown)": best,
         "parameters": f"{sum(p.numel() for p in model.parameters()):,}",
         **{f"last {k.replace('_', ' ')}": v for k, v in last.items()
-           if k.endswith(("loss", "rec", "kl")) and isinstance(v, float)},
+           if k.endswith(LOSS_TERMS if model.variational else LOSS_TERMS[:2]) and isinstance(v, float)},
         "weights (SHA-256)": (model.weights_id or "in memory, not saved")[:16],
         "trained with vaelab": config.vaelab_version,
         "report by vaelab": __version__,
         "report date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     }
-    info = data.info.to_dict() | {"training rows": len(data.x_train), "test rows": len(data.x_test)}
-    parts = [("Overview", overview), ("Model", model.config.to_dict()), ("Data", info)]
+    # settings that take no effect on this model are left out: DataInfo's None means "not this kind
+    # of data" (no pitch range on images), and each config field says when it applies
+    info = {k: v for k, v in data.info.to_dict().items() if v is not None}
+    info |= {"training rows": len(data.x_train), "test rows": len(data.x_test)}
+    parts = [("Overview", overview), ("Model", applicable(model.config, model.config)), ("Data", info)]
     if train is not None:
-        parts.append(("Training", train.to_dict()))
+        parts.append(("Training", applicable(train, model.config)))
     return side_by_side(*(f"<h3>{title}</h3>{kv(pairs)}" for title, pairs in parts))
 
 
@@ -184,6 +189,12 @@ EVALUATION_ROWS = {
 }
 
 
+def _with_error(record: dict[str, Any], key: str) -> Any:
+    """``record[key]``, as "mean ± standard error" text where the record has ``KEY_se`` (-ELBO, NLL)."""
+    se = record.get(f"{key}_se")
+    return record[key] if se is None else f"{fmt(float(record[key]))} ± {float(se):.2g}"
+
+
 def _evaluation(run: RunDir, model: Autoencoder) -> str:
     path = run.file(run.EVALUATION)
     command = f"vaelab evaluate {html.escape(str(run))}"
@@ -195,8 +206,13 @@ def _evaluation(run: RunDir, model: Autoencoder) -> str:
         if record.get("stale") or model.weights_id is None:
             return (f'<p class="note">The last evaluation scored other weights than these (the run was '
                     f"trained again since), so it is not shown: <code>{command}</code> scores these.</p>")
-        rows = {title: record[key] for key, title in EVALUATION_ROWS.items() if record.get(key) is not None}
+        rows = {title: _with_error(record, key) for key, title in EVALUATION_ROWS.items()
+                if record.get(key) is not None}
         notes = [str(n) for n in record.get("notes", [])]
+        if record.get("neg_elbo_se") is not None:
+            same = "" if record.get("nll_iwae") is None else "; the -ELBO and the NLL come from the same " \
+                "importance samples of each row, so the NLL is never above the -ELBO"
+            notes.insert(0, f"± is the standard error of the mean over the rows{same}.")
     except (ValueError, TypeError, AttributeError) as err:
         return f'<p class="note">{html.escape(str(path))} is unreadable ({html.escape(str(err))}).</p>'
     extra = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)

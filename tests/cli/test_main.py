@@ -64,3 +64,36 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(digits_run, capsys, monk
     assert main(["evaluate", str(out), "--iwae-k", "2", "--no-fidelity"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_every_read_only_command_works_on_a_read_only_run(digits_run, capsys, tmp_path, monkeypatch):
+    """A shared, mounted or archived run: its derived files (report, evaluation, GMM) go to
+    $VAELAB_CACHE/runs/..., and the run directory stays byte for byte as it was."""
+    import os
+    import shutil
+
+    from cli_helpers import run
+
+    import vaelab
+
+    ro = Path(shutil.copytree(digits_run("ae", "mlp")[0], tmp_path / "ro"))
+    shutil.rmtree(ro / "figures")
+    before = {p.name: p.read_bytes() for p in ro.iterdir()}
+    if os.geteuid() == 0:  # permissions do not bind root: say what a read-only mount would say
+        monkeypatch.setattr(vaelab.RunDir, "writable", lambda self: False)
+    ro.chmod(0o555)
+    try:
+        cache = vaelab.RunDir(ro).cache()
+        code, out, err = run(capsys, "report", "ro")
+        assert code == 0 and out.strip() == str(cache / "report.html"), err
+        code, out, err = run(capsys, "evaluate", "ro", "--json", "--iwae-k", "5", "--no-fidelity")
+        assert code == 0, err
+        assert (cache / "evaluation.json").exists()
+        for name in ("a.npy", "b.npy"):  # fitted and cached once, then reused
+            code, out, err = run(capsys, "sample", "ro", "--sampler", "gmm", "-n", "4", "--out", name)
+            assert code == 0, err
+        assert str(cache / "gmm.safetensors") in out
+        assert run(capsys, "info", "ro")[0] == 0
+    finally:
+        ro.chmod(0o755)
+    assert {p.name: p.read_bytes() for p in ro.iterdir()} == before

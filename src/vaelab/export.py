@@ -2,13 +2,19 @@
 ``.png`` (a grid of images, or piano rolls of music), ``.mid`` (music: the examples one after
 another, a bar of rest between them), ``.npy`` (the array as it is) or ``.csv`` (tables, with the
 original column names; codes, with columns z0, z1, ...). Used by the CLI, which picks the paths.
+
+How big an output may get is checked here too, before any work (:func:`check_output_size`): an
+estimate in bytes against a limit, and the number of pictures one PNG can show. Outputs of many
+examples are written as they are made, a chunk at a time (:func:`write_chunks`).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +71,14 @@ def write_csv(path: str | os.PathLike[str], rows: np.ndarray, columns: Sequence[
     ``categories`` (one entry per column, ``()`` for numeric ones) writes the codes of categorical
     columns as their category names; a missing value (NaN) is an empty cell."""
     rows = np.asarray(rows).reshape(len(rows), -1)
-    if rows.shape[1] != len(columns):
-        raise ValueError(f"{rows.shape[1]} values per row but {len(columns)} column names")
+    header = [*columns, *([label_name] if labels is not None else [])]
+    return _write_csv_chunks(path, [(rows, labels)], header, columns, categories)
+
+
+def _write_csv_chunks(path: str | os.PathLike[str],
+                      chunks: Iterable[tuple[np.ndarray, np.ndarray | None]], header: Sequence[str],
+                      columns: Sequence[str], categories: Sequence[Sequence[str]] | None) -> Path:
+    """One CSV from chunks of rows (m, ...) read as (m, D), each with its labels (m,) or None."""
     names = list(categories) if categories is not None else [()] * len(columns)
     if len(names) != len(columns):
         raise ValueError(f"{len(names)} category lists for {len(columns)} columns")
@@ -78,10 +90,14 @@ def write_csv(path: str | os.PathLike[str], rows: np.ndarray, columns: Sequence[
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([*columns, *([label_name] if labels is not None else [])])
-        for i, row in enumerate(rows):
-            cells = [cell(float(v), c) for v, c in zip(row, names, strict=True)]
-            writer.writerow(cells if labels is None else [*cells, labels[i]])
+        writer.writerow(header)
+        for rows, labels in chunks:
+            rows = np.asarray(rows).reshape(len(rows), -1)  # (m, D)
+            if rows.shape[1] != len(columns):
+                raise ValueError(f"{rows.shape[1]} values per row but {len(columns)} column names")
+            for i, row in enumerate(rows):
+                cells = [cell(float(v), c) for v, c in zip(row, names, strict=True)]
+                writer.writerow(cells if labels is None else [*cells, labels[i]])
     return path
 
 
@@ -114,8 +130,46 @@ def write_data(path: str | os.PathLike[str], x: np.ndarray, info: DataInfo,
         return save_figure(fig, path)
     if suffix == ".mid":
         return write_music(path, x, info)
-    columns = info.columns or [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
-    return write_csv(path, x, columns, categories=info.categories)
+    return write_csv(path, x, _columns(info), categories=info.categories)
+
+
+def _columns(info: DataInfo) -> list[str]:
+    """The CSV header of examples: a table's column names, else x0, x1, ... per value."""
+    return list(info.columns or [f"x{i}" for i in range(math.prod(info.shape))])
+
+
+def write_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], n: int, info: DataInfo,
+                 title: str | None = None) -> Path:
+    """Write ``n`` examples that arrive in chunks (m, *shape), in data units, as :func:`write_data`
+    does, atomically. A .npy (the header of the whole array, then the rows chunk by chunk) and a CSV
+    (rows appended) hold one chunk in memory at a time; a PNG or MIDI file, which needs every example
+    at once, joins them first (:func:`check_output_size` keeps those small).
+
+    >>> write_chunks("x.npy", (np.zeros((2, 3)) for _ in range(5)), 10, info)  # doctest: +SKIP
+    """
+    from numpy.lib import format as npy
+
+    path = check_output(path, str(info.kind))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _write_csv_chunks(path, ((chunk, None) for chunk in chunks), _columns(info), _columns(info),
+                                 info.categories)
+    if suffix != ".npy":
+        return write_data(path, np.concatenate(list(chunks)), info, title=title)
+    # Plain writes, not numpy's open_memmap: the pages of a memory map count in the process's resident
+    # memory until they are written back (+250 MB for 1M digit samples), sequential writes do not.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        dtype, done = None, 0
+        for chunk in chunks:
+            if dtype is None:  # the header of the whole array (n, *shape), in the first chunk's dtype
+                dtype = chunk.dtype
+                npy.write_array_header_1_0(f, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False,
+                                               "shape": (n, *chunk.shape[1:])})
+            np.ascontiguousarray(chunk, dtype=dtype).tofile(f)
+            done += len(chunk)
+        if done != n:
+            raise ValueError(f"write_chunks: got {done} examples for {path}; expected n={n}")
+    return path
 
 
 def in_turn(tokens: np.ndarray, gap: int) -> np.ndarray:
@@ -189,3 +243,81 @@ def read_codes(path: str | os.PathLike[str], latent_dim: int) -> np.ndarray:
 def interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Examples a0, b0, a1, b1, ...: (2N, *shape) from two arrays (N, *shape)."""
     return np.stack([a, b], axis=1).reshape(-1, *a.shape[1:])
+
+
+# -- how big an output may get ------------------------------------------------------------------
+
+#: outputs estimated above this many bytes are refused unless the user raises the limit
+#: (``--max-bytes``, ``$VAELAB_MAX_OUTPUT_BYTES``): an order of magnitude above any picture or
+#: table a person looks at, and far below what fills a disk or the memory of a laptop
+MAX_OUTPUT_BYTES = 2**30
+MAX_BYTES_ENV = "VAELAB_MAX_OUTPUT_BYTES"
+#: the most examples one PNG shows: a 50 x 50 grid of images, 10 x 10 piano rolls (each roll is an
+#: axes of its own, 320 px wide); beyond that each is too small to read and the figure too slow to draw
+MAX_PICTURES = {"image": 2500, "sequence": 100}
+PICTURE_NAMES = {"image": "images", "sequence": "piano rolls"}
+#: what holds more examples than a picture, for each kind of data a PNG can show
+NOT_PICTURES = {"image": "FILE.npy", "sequence": "FILE.mid or FILE.npy"}
+#: bytes per value of each output: float32 in a .npy; about 12 characters of text per CSV cell
+#: ("%.6g" and a comma); the array held in memory to draw a PNG, and the int64 tokens of a MIDI file
+BYTES_PER_VALUE = {".npy": 4, ".csv": 12, ".png": 4, ".mid": 8}
+SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str, name: str = "--max-bytes") -> int:
+    """A size in bytes from ``"1000000"``, ``"500M"``, ``"1.5G"`` (K, M, G, T are powers of 1024);
+    ``name`` (a flag, or ``$VAR=`` for an environment variable) starts the error message.
+
+    >>> parse_size("2G")
+    2147483648
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    size = math.ceil(float(match[1]) * SIZE_UNITS[match[2].upper()]) if match else 0
+    if size < 1:
+        given = f"{name}{text}" if name.endswith("=") else f"{name} {text}"
+        raise ValueError(f"{given} is not allowed; give a size in bytes > 0, e.g. 500M or 4G "
+                         "(K, M, G, T = 1024-based units)")
+    return size
+
+
+def format_size(size: float) -> str:
+    """``2576980378`` -> ``"2.4 GiB"``: three significant digits in 1024-based units."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    while size >= 1024 and len(units) > 1:
+        size, units = size / 1024, units[1:]
+    return f"{size:.0f} B" if units[0] == "B" else f"{size:.3g} {units[0]}" if size < 1000 else \
+        f"{size:,.0f} {units[0]}"
+
+
+def output_bytes(path: str | os.PathLike[str], rows: int, shape: Sequence[int]) -> int:
+    """About how many bytes ``rows`` examples of ``shape`` take as the file ``path`` (by suffix)."""
+    return rows * math.prod(shape) * BYTES_PER_VALUE[Path(path).suffix.lower()]
+
+
+def check_output_size(path: str | os.PathLike[str], rows: int, info: DataInfo, limit: int | None, *,
+                      flag: str, value: object, pictures: int | None = None) -> None:
+    """Refuse, before any work, an output of ``rows`` examples of the data of ``info`` that would be
+    larger than ``limit`` bytes (no limit for None, where the size is bounded by the input), or a
+    PNG of more than :data:`MAX_PICTURES` examples (``pictures``, ``rows`` unless given: a grid of
+    originals above reconstructions shows two per row). ``flag`` and ``value`` name what the user
+    set that decides the size, e.g. ``-n`` and 10000000.
+
+    >>> check_output_size("x.npy", 10**7, digits.info, MAX_OUTPUT_BYTES, flag="-n", value=10**7)
+    Traceback (most recent call last):
+    ValueError: -n 10000000 is not allowed; 10,000,000 examples of 64 values as .npy come to about ...
+    """
+    path, kind = Path(path), str(info.kind)
+    suffix = path.suffix.lower()
+    shown = rows if pictures is None else pictures
+    if suffix == ".png" and shown > MAX_PICTURES.get(kind, math.inf):
+        raise ValueError(f"{flag} {value} is not allowed; a PNG of {shown:,} {PICTURE_NAMES[kind]} is more "
+                         f"than a picture can show (at most {MAX_PICTURES[kind]:,}): give a smaller {flag}, "
+                         f"or --out {NOT_PICTURES[kind]} for all of them")
+    size = output_bytes(path, rows, info.shape)
+    if limit is not None and size > limit:
+        values = math.prod(info.shape)
+        raise ValueError(
+            f"{flag} {value} is not allowed; {rows:,} examples of {values:,} values as {suffix} come to "
+            f"about {format_size(size)} ({rows:,} x {values:,} x {BYTES_PER_VALUE[suffix]} bytes), above the "
+            f"limit of {format_size(limit)}: give a smaller {flag}, or raise the limit with --max-bytes "
+            f"{math.ceil(size / 2**30)}G (or ${MAX_BYTES_ENV})")

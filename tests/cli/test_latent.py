@@ -266,3 +266,18 @@ def test_interpolate_table_row_files_are_checked(runs, capsys, tmp_path):
     fails(capsys, *argv, "--to", "ab.csv", words=("lacks column(s) c", "needs a, b, c"))
     (tmp_path / "text.csv").write_text("a,b,c\n1,x,3\n")
     fails(capsys, *argv, "--to", "text.csv", words=("text.csv", "not a number"))
+
+
+def test_row_indices_count_in_all_rows_of_a_users_file(runs, digits, capsys, tmp_path):
+    np.save(tmp_path / "my20.npy", digits.x_test[:20])  # the run's test split of this file has 4 rows
+    ok(capsys, "interpolate", runs["vae4"], "--data", "my20.npy", "--from", 15, "--to", 19, "--steps", 3,
+       "--out", "i.npy")
+    model = vaelab.load(runs["vae4"])
+    frames = np.load(tmp_path / "i.npy")
+    np.testing.assert_allclose(frames[[0, -1]], recon(model, digits.x_test[[15, 19]]), atol=1e-4)
+    np.save(tmp_path / "flat19.npy", digits.x_test[19].reshape(64))  # one image as a flat row
+    ok(capsys, "interpolate", runs["vae4"], "--data", "my20.npy", "--from", 15, "--to", "flat19.npy",
+       "--steps", 3, "--out", "f.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), frames)
+    fails(capsys, "interpolate", runs["vae4"], "--data", "my20.npy", "--split", "test", "--from", 15,
+          "--to", 1, "--out", "i.npy", words=("--from 15", "--split test has 4 rows"))

@@ -48,3 +48,9 @@ def test_plot_curves_without_metrics_is_refused(runs, capsys, tmp_path):
     (run_dir / "metrics.jsonl").unlink()
     fails(capsys, "plot", run_dir, "curves", "--out", "p.png",
           words=("metrics.jsonl is missing", "manifest.json names it"))
+
+
+def test_plot_manifold_refuses_a_grid_larger_than_a_picture_can_show(runs, capsys, tmp_path):
+    fails(capsys, "plot", runs["vae2"], "manifold", "--n", 60, "--out", "p.png",
+          words=("--n 60 is not allowed", "a PNG of 3,600 images", "at most 2,500"))
+    assert not (tmp_path / "p.png").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -70,6 +72,89 @@ def test_sample_needs_at_least_one(digits_run, capsys):
     fails(capsys, "sample", out, "-n", 0, "--out", "x.npy", words=("-n 0", "at least 1"))
 
 
+# -- the size of an output, checked before any work (issue 17, item 7) -----------------------------
+
+
+def test_sample_refuses_an_output_too_large_before_drawing(digits_run, capsys, tmp_path, monkeypatch):
+    out, _ = digits_run("vae", "mlp")
+
+    def no_draws(*args, **kwargs):
+        raise AssertionError("samples were drawn")
+
+    monkeypatch.setattr(vaelab.latent.sampling, "standard_normal", no_draws)
+    start = time.perf_counter()
+    fails(capsys, "sample", out, "-n", 10_000_000, "--out", "x.npy",
+          words=("-n 10000000 is not allowed", "10,000,000 examples of 64 values as .npy",
+                 "come to about 2.38 GiB", "above the limit of 1 GiB", "--max-bytes 3G",
+                 "$VAELAB_MAX_OUTPUT_BYTES"))
+    fails(capsys, "sample", out, "-n", 10_000_000, "--out", "x.png",
+          words=("-n 10000000 is not allowed", "a PNG of 10,000,000 images", "at most 2,500",
+                 "--out FILE.npy"))
+    fails(capsys, "sample", out, "-n", 2501, "--out", "x.png", words=("a PNG of 2,501 images",))
+    assert time.perf_counter() - start < 20  # the run is loaded, nothing is drawn: about a second
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_limit_is_a_flag_or_an_environment_variable(digits_run, capsys, tmp_path, monkeypatch):
+    out, _ = digits_run("vae", "mlp")
+    # 100 samples of 64 float32 values: 25,600 bytes
+    fails(capsys, "sample", out, "-n", 100, "--max-bytes", "20K", "--out", "x.npy",
+          words=("about 25 KiB", "above the limit of 20 KiB"))
+    monkeypatch.setenv("VAELAB_MAX_OUTPUT_BYTES", "20K")
+    fails(capsys, "sample", out, "-n", 100, "--out", "x.npy", words=("above the limit of 20 KiB",))
+    assert not (tmp_path / "x.npy").exists()
+    code, _, _ = run(capsys, "sample", out, "-n", 100, "--max-bytes", "1M", "--out", "x.npy")  # the flag wins
+    assert code == 0 and np.load(tmp_path / "x.npy").shape == (100, 1, 8, 8)
+    monkeypatch.setenv("VAELAB_MAX_OUTPUT_BYTES", "lots")
+    fails(capsys, "sample", out, "-n", 100, "--out", "x.npy",
+          words=("$VAELAB_MAX_OUTPUT_BYTES=lots is not allowed", "e.g. 500M or 4G"))
+    fails(capsys, "sample", out, "--max-bytes", "0", "--out", "x.npy",
+          words=("--max-bytes 0 is not allowed",))
+
+
+def test_samples_streamed_to_npy_equal_the_ones_drawn_at_once(digits_run, capsys, tmp_path, monkeypatch):
+    """The .npy is filled chunk by chunk as the samples are drawn; they are those of
+    vaelab.latent.sample for the seed, and a draw of one chunk is the start of a longer one."""
+    from vaelab.latent.sampling import CHUNK
+
+    out, _ = digits_run("vae", "mlp")
+    n = 2 * CHUNK + 300
+    code, _, err = run(capsys, "sample", out, "-n", n, "--seed", 3, "--out", "big.npy")
+    assert code == 0 and err == ""  # no progress bar into a file or a pipe
+    big = np.load(tmp_path / "big.npy")
+    at_once = vaelab.latent.sample(vaelab.load(out), n, generator=torch.Generator().manual_seed(3)).numpy()
+    np.testing.assert_array_equal(big, at_once)
+    assert run(capsys, "sample", out, "-n", CHUNK, "--seed", 3, "--out", "one.npy")[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "one.npy"), big[:CHUNK])
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal gets a progress bar
+    code, _, err = run(capsys, "sample", out, "-n", n, "--seed", 3, "--out", "again.npy")
+    assert code == 0 and "sampling" in err and "rows" in err
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), big)
+
+
+def test_table_samples_streamed_to_csv_equal_the_npy(table_run, capsys, tmp_path):
+    out, _, _ = table_run
+    for name in ("s.csv", "s.npy"):
+        assert run(capsys, "sample", out, "-n", 1500, "--seed", 1, "--out", name)[0] == 0
+    header, rows = read_csv(tmp_path / "s.csv")
+    assert header == ["a", "b", "c"] and len(rows) == 1500
+    np.testing.assert_allclose(np.array(rows, dtype=np.float32), np.load(tmp_path / "s.npy"), rtol=1e-5)
+
+
+def test_interpolate_traverse_and_decode_check_their_size_first(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "mlp")
+    fails(capsys, "interpolate", out, "--from", 0, "--to", 1, "--steps", 10_000_000, "--out", "i.npy",
+          words=("--steps 10000000 is not allowed", "about 2.38 GiB", "--max-bytes 3G"))
+    fails(capsys, "traverse", out, "--index", 0, "--steps", 10_000_000, "--out", "t.npy",
+          words=("--steps 10000000 is not allowed", "20,000,000 examples", "about 4.77 GiB"))
+    fails(capsys, "traverse", out, "--index", 0, "--steps", 2000, "--out", "t.png",
+          words=("--steps 2000 is not allowed", "a PNG of 4,000 images"))
+    np.save(tmp_path / "z.npy", np.zeros((3000, 2), np.float32))
+    fails(capsys, "decode", out, "--latents", "z.npy", "--out", "d.png",
+          words=("--latents z.npy is not allowed", "a PNG of 3,000 images", "--out FILE.npy"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.npy"]
+
+
 def test_reconstruct_png_and_npy(digits_run, capsys, tmp_path):
     out, _ = digits_run("vae", "conv")
     code, _, _ = run(capsys, "reconstruct", out, "--out", "r.png")
@@ -85,6 +170,58 @@ def test_reconstruct_png_and_npy(digits_run, capsys, tmp_path):
 
     code, _, _ = run(capsys, "reconstruct", out, "--out", "all.npy", "-n", 0)
     assert code == 0 and np.load(tmp_path / "all.npy").shape == (360, 1, 8, 8)
+
+
+# -- a user's file given to a run (issue 17, item 14) -----------------------------------------------
+
+
+def test_a_users_file_is_used_whole_and_the_runs_own_data_by_its_test_split(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    np.save(tmp_path / "my20.npy", load_dataset("digits").x_test[:20])  # (20, 1, 8, 8)
+    code, text, err = run(capsys, "reconstruct", out, "--data", "my20.npy", "--out", "r.npy")
+    assert code == 0 and err == "" and "wrote 20 reconstructions" in text
+    assert np.load(tmp_path / "r.npy").shape == (20, 1, 8, 8)
+    code, text, _ = run(capsys, "reconstruct", out, "--data", "my20.npy", "--split", "test", "--out", "r.npy")
+    assert code == 0 and "wrote 4 reconstructions" in text  # the file's own seeded test split
+    for data in ([], ["--data", "digits"]):  # the run's own data, named or not: its test rows
+        code, text, _ = run(capsys, "reconstruct", out, *data, "-n", 0, "--out", "r.npy")
+        assert code == 0 and "wrote 360 reconstructions" in text
+    with pytest.raises(SystemExit):
+        run(capsys, "reconstruct", "--help")
+    assert "all for other --data" in " ".join(capsys.readouterr().out.split())
+
+
+def test_data_in_other_units_than_the_training_data_is_warned_about(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    x = load_dataset("digits").x_test[:20]  # grey levels 0..16
+    for name, rows, shown in (("big.npy", x * 62.5, "0..1000"), ("unit.npy", x / 16, "0..1")):
+        np.save(tmp_path / name, rows)
+        code, _, err = run(capsys, "reconstruct", out, "--data", name, "--out", "r.npy")
+        assert code == 0 and err.count("\n") == 1, err
+        assert err.startswith(f"warning: --data {name} holds values in {shown}, the model's training data "
+                              "(digits) 0..16; if they are in other units, rescale them to 0..16")
+    np.save(tmp_path / "same.npy", x)
+    assert run(capsys, "encode", out, "--data", "same.npy", "--out", "z.npy")[2] == ""
+
+
+def test_flat_rows_of_the_image_size_are_read_as_images(digits_run, capsys, tmp_path):
+    out, _ = digits_run("vae", "conv")
+    x = load_dataset("digits").x_test[:20]
+    np.save(tmp_path / "images.npy", x)
+    np.save(tmp_path / "flat.npy", x.reshape(20, 64))
+    with open(tmp_path / "flat.csv", "w") as f:
+        f.write(",".join(f"p{i}" for i in range(64)) + "\n")
+        f.writelines(",".join(f"{v:g}" for v in row) + "\n" for row in x.reshape(20, 64))
+    for name in ("images", "flat"):
+        assert run(capsys, "reconstruct", out, "--data", f"{name}.npy", "--out", f"{name}.r.npy")[0] == 0
+    assert run(capsys, "reconstruct", out, "--data", "flat.csv", "--out", "csv.r.npy")[0] == 0
+    expected = np.load(tmp_path / "images.r.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "flat.r.npy"), expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "csv.r.npy"), expected)
+    np.save(tmp_path / "wrong.npy", x.reshape(20, 64)[:, :63])
+    fails(capsys, "reconstruct", out, "--data", "wrong.npy", "--out", "r.npy",
+          words=("--data wrong.npy: rows have shape (63,), the model was trained on (1, 8, 8)",
+                 "allowed: rows of (1, 8, 8) or (8, 8) images, or flat rows of 64 values"))
 
 
 def test_encode_npy_csv_and_decode_round_trip(digits_run, capsys, tmp_path):

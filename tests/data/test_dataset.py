@@ -66,6 +66,23 @@ def write_csv(path, n: int = 20) -> np.ndarray:
     return rows.astype(np.float32)
 
 
+def test_flat_table_rows_are_read_as_images():
+    info = DataInfo("flat", "flat.npy", "table", (12,), (0, 9), columns=tuple(f"x{i}" for i in range(12)),
+                    classes=("a", "b"))
+    x = np.arange(10 * 12, dtype=np.float32).reshape(10, 12)
+    flat = Dataset.from_arrays(info, x, np.arange(10) % 2, test_fraction=0.3)
+    images = flat.as_images((3, 2, 2))
+    assert images.info.kind == "image" and images.info.shape == (3, 2, 2) and images.info.columns is None
+    assert images.info.classes == ("a", "b") and images.info.value_range == (0.0, 9.0)
+    all_x, all_y = images.split("all")
+    np.testing.assert_array_equal(all_x, x.reshape(10, 3, 2, 2))  # the file's order, reshaped row by row
+    np.testing.assert_array_equal(all_y, np.arange(10) % 2)
+    np.testing.assert_array_equal(images.x_test, flat.x_test.reshape(-1, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"flat.npy: rows of shape \(12,\) \(table\) cannot be read as "
+                                         r"images of shape \(1, 3, 3\); allowed: numeric table rows of 9 "):
+        flat.as_images((1, 3, 3))
+
+
 def test_load_dataset_splits_off_condition_columns(tmp_path) -> None:
     rows = write_csv(tmp_path / "t.csv")
     data = vaelab.load_dataset(str(tmp_path / "t.csv"), condition_columns=["b", "a"])

@@ -55,3 +55,28 @@ def test_token_temperature_is_only_for_token_models():
     model = vaelab.build_model(data=digits, latent_dim=2, hidden=(8,), seed=0)
     with pytest.raises(ValueError, match="token_temperature applies to token models"):
         vaelab.latent.sample(model, 2, token_temperature=0.5)
+
+
+@pytest.mark.parametrize("sampler", ["prior", "gmm"])
+def test_samples_come_in_chunks_that_do_not_change_them(sampler) -> None:
+    """sample() is sample_chunks() joined, so a seed gives the same samples however they are taken:
+    at once, chunk by chunk, or decoded in other batches; and n rows drawn at a chunk boundary are
+    the first n rows of any larger draw (a GMM used to draw the noise of all n rows first)."""
+    from vaelab.latent.sampling import CHUNK
+
+    model, data = tiny()
+    source = "prior" if sampler == "prior" else latent.fit_gmm(model, data.x_train, n_components=3)
+    n = 2 * CHUNK + 7
+    whole = latent.sample(model, n, generator=gen(5), sampler=source)
+    chunks = list(latent.sample_chunks(model, n, generator=gen(5), sampler=source))
+    assert [len(c) for c in chunks] == [CHUNK, CHUNK, 7]
+    assert torch.equal(torch.cat(chunks), whole)
+    assert torch.equal(latent.sample(model, CHUNK, generator=gen(5), sampler=source), whole[:CHUNK])
+    assert torch.allclose(latent.sample(model, n, generator=gen(5), sampler=source, batch_size=100), whole,
+                          atol=1e-4)
+
+
+def test_sample_chunks_checks_its_arguments_before_the_first_draw() -> None:
+    model, _ = tiny()
+    with pytest.raises(ValueError, match="n=0 is not allowed"):
+        latent.sample_chunks(model, 0)  # raised on the call, not on the first next()

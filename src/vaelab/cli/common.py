@@ -1,12 +1,15 @@
 """Pieces shared by the command modules: argument types and groups, loading a run and its data,
-and the GMM sampler of a run. Command modules import this, never each other."""
+the GMM sampler of a run, and the limit and progress of large outputs. Command modules import this
+(and :mod:`vaelab.cli.inputs`, :mod:`vaelab.cli.conditions`), never each other."""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
+import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import numpy as np
 import torch
 
 import vaelab
+from vaelab import export as outputs
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, field_help
 from vaelab.latent.samplers import GMMSampler, cached_gmm, run_gmm
 
@@ -110,6 +114,46 @@ def device_arg(p: argparse.ArgumentParser) -> None:
                    help="where to run (default: auto = cuda, then mps, then cpu)")
 
 
+SPLIT_DEFAULT = ("test for the run's own data (the rows it did not train on), all for other --data "
+                 "(it trained on none of them)")
+
+
+def split_arg(p: argparse.ArgumentParser, what: str = "which rows") -> None:
+    """``--split``, whose default depends on the data: resolved by :func:`run_data`."""
+    p.add_argument("--split", choices=("train", "test", "all"),
+                   help=f"{what} (default: {SPLIT_DEFAULT}); 'all' keeps a file's row order")
+
+
+def max_bytes_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-bytes", metavar="SIZE",
+                   help="refuse, before any work, outputs estimated above this size, e.g. 500M or 4G "
+                   f"(K, M, G, T = 1024-based) (default: ${outputs.MAX_BYTES_ENV}, else "
+                   f"{outputs.format_size(outputs.MAX_OUTPUT_BYTES)})")
+
+
+def output_limit(args: argparse.Namespace) -> int:
+    """The size limit of outputs in bytes: ``--max-bytes``, else ``$VAELAB_MAX_OUTPUT_BYTES``, else
+    :data:`vaelab.export.MAX_OUTPUT_BYTES`."""
+    if args.max_bytes is not None:
+        return outputs.parse_size(args.max_bytes)
+    env = os.environ.get(outputs.MAX_BYTES_ENV)
+    if env:
+        return outputs.parse_size(env, f"${outputs.MAX_BYTES_ENV}=")
+    return outputs.MAX_OUTPUT_BYTES
+
+
+def progress(chunks: Iterable[np.ndarray], total: int, desc: str) -> Iterator[np.ndarray]:
+    """``chunks`` (m, ...) passed through, with a progress bar of their rows on stderr when stderr is a
+    terminal (a log file or a pipe gets none)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit=" rows", file=sys.stderr, leave=False,
+              disable=not sys.stderr.isatty()) as bar:
+        for chunk in chunks:
+            yield chunk
+            bar.update(len(chunk))  # after the consumer wrote it
+
+
 def data_config(args: argparse.Namespace, stored: DataConfig | None) -> DataConfig:
     """The data to load: the flags, or the run's stored data when --data is not given."""
     if args.data is None:
@@ -155,10 +199,51 @@ def class_id(text: str, classes: tuple[str, ...] | list[str], flag: str) -> int:
     raise ValueError(f"{flag} {text}: unknown class; known classes: {', '.join(classes)}{ids}")
 
 
-def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
+def check_shape(model: vaelab.Autoencoder, data: vaelab.Dataset, allowed: str = "") -> None:
     if tuple(data.info.shape) != tuple(model.config.input_shape):
         raise ValueError(f"--data {data.info.source}: rows have shape {tuple(data.info.shape)}, "
-                         f"the model was trained on {tuple(model.config.input_shape)}")
+                         f"the model was trained on {tuple(model.config.input_shape)}{allowed}")
+
+
+def model_rows(model: vaelab.Autoencoder, data: vaelab.Dataset) -> vaelab.Dataset:
+    """``data`` with rows of the model's input shape: as they are, or flat rows of an image model's
+    size (a .npy or CSV of (N, 64) for 8x8 images) read as its images; rows of another shape are a
+    one-line error naming the shapes allowed."""
+    shape = tuple(model.config.input_shape)
+    if model.data_info.kind != "image" or tuple(data.info.shape) == shape:
+        check_shape(model, data)
+        return data
+    flat = (math.prod(shape),)
+    if data.info.kind == "table" and tuple(data.info.shape) == flat and not data.info.categories:
+        return data.as_images(shape)
+    c, h, w = shape
+    layouts = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else f" or ({h}, {w}, {c})")
+    check_shape(model, data, f"; allowed: rows of {layouts} images, or flat rows of {c * h * w} values")
+    return data
+
+
+#: how far data may stray from the training range before a warning: by half its width past either
+#: end (0..1000 given to a model of 0..16; noisy or outlying rows stay well inside that), or all of it
+#: within the lowest quarter (data in 0..1 given to a model of 0..16 or 0..255)
+RANGE_SLACK, RANGE_LOW = 0.5, 0.25
+
+
+def warn_value_range(model: vaelab.Autoencoder, data: vaelab.Dataset) -> None:
+    """One line on stderr when the values of images or a table differ clearly from the range of the
+    model's training data, as when they are in other units: the model has never seen such values."""
+    info = model.data_info
+    lo, hi = info.value_range
+    width = hi - lo
+    if info.kind == "sequence" or width <= 0:  # tokens are checked against the vocabulary on loading
+        return
+    values = [x for x in (data.x_train, data.x_test) if not np.isnan(x).all()]  # NaN: missing cells
+    if not values:
+        return
+    a, b = min(float(np.nanmin(x)) for x in values), max(float(np.nanmax(x)) for x in values)
+    if a < lo - RANGE_SLACK * width or b > hi + RANGE_SLACK * width or b < lo + RANGE_LOW * width:
+        print(f"warning: --data {data.info.source} holds values in {a:g}..{b:g}, the model's training data "
+              f"({info.name}) {lo:g}..{hi:g}; if they are in other units, rescale them to {lo:g}..{hi:g}",
+              file=sys.stderr)
 
 
 def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, vaelab.RunDir, torch.device]:
@@ -168,12 +253,21 @@ def open_run(args: argparse.Namespace) -> tuple[vaelab.Autoencoder, vaelab.RunDi
 
 
 def run_data(args: argparse.Namespace, model: vaelab.Autoencoder, run: vaelab.RunDir) -> vaelab.Dataset:
-    """The data a command on a run works on: ``--data``, else the run's own; shape-checked. A table
-    is read as the model saw its training table: its columns by name, with its categories."""
+    """The data a command on a run works on: ``--data``, else the run's own; flat image rows read as
+    images, other shapes refused (:func:`model_rows`), values far from the training range warned
+    about. A table is read as the model saw its training table: its columns by name, with its
+    categories. An unset ``--split`` (``args.split`` None) becomes ``test`` for the run's own data
+    and ``all`` for any other: the model trained on none of their rows."""
     info = model.data_info
     schema = info if info.kind == "table" and info.columns else None
-    data = load_data(data_config(args, run.read_config().data), schema=schema)
-    check_shape(model, data)
+    stored = run.read_config().data
+    cfg = data_config(args, stored)
+    own = cfg == stored
+    if getattr(args, "split", "") is None:
+        args.split = "test" if own else "all"
+    data = model_rows(model, load_data(cfg, schema=schema))
+    if not own:
+        warn_value_range(model, data)
     return data
 
 
@@ -212,8 +306,7 @@ def add_output_command(sub: Any, common: argparse.ArgumentParser, name: str, hel
     # this matcher; older ones see a negative number only in "-2" or "-.5".
     p._negative_number_matcher = re.compile(r"-\.?\d")
     p.add_argument("--out", required=True, metavar="FILE", help=out)
-    p.add_argument("--split", default="test", choices=("train", "test", "all"),
-                   help=f"{split} (default: test)")
+    split_arg(p, split)
     add_data_args(p, default="the run's training data")
     device_arg(p)
     return p
@@ -226,95 +319,3 @@ def add_run_command(sub: Any, common: argparse.ArgumentParser, name: str, help: 
     p.add_argument("run", metavar="RUN", help="run directory written by 'vaelab train'")
     p.set_defaults(func=func)
     return p
-
-
-# -- one input given as a file (interpolate endpoints, attribute examples) ----------------------
-
-IMAGE_FILES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-
-
-def read_image(path: Path, flag: str, shape: tuple[int, ...],
-                value_range: tuple[float, float]) -> np.ndarray:
-    """An image file as one input (C, H, W): the model's channels and size, in data units."""
-    from PIL import Image, UnidentifiedImageError  # Pillow comes with matplotlib
-
-    c, h, w = shape  # image data have 1, 3 or 4 channels (vaelab.data), 2 for completeness
-    try:
-        with Image.open(path) as im:
-            image = im.convert({1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c])
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{flag} {path}: cannot read the image ({err})") from None
-    if image.size != (w, h):  # Pillow sizes are (width, height)
-        image = image.resize((w, h), Image.Resampling.LANCZOS)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (H, W) or (H, W, C) in [0, 1]
-    pixels = pixels[None] if c == 1 else pixels.transpose(2, 0, 1)  # (C, H, W)
-    lo, hi = value_range
-    return lo + (hi - lo) * pixels
-
-
-def read_row(path: Path, flag: str, columns: list[str]) -> np.ndarray:
-    """A one-row CSV holding the model's columns (in any order, others ignored) -> (D,)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if r]
-    if len(rows) != 2:
-        raise ValueError(f"{flag} {path}: needs a header and exactly one row; it has "
-                         f"{max(len(rows) - 1, 0)} rows")
-    header, row = [h.strip() for h in rows[0]], rows[1]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ValueError(f"{flag} {path}: lacks column(s) {', '.join(missing)}; the model needs "
-                         f"{', '.join(columns)}")
-    try:
-        return np.array([float(row[header.index(c)]) for c in columns], dtype=np.float32)
-    except (ValueError, IndexError):
-        raise ValueError(f"{flag} {path}: a column of the row is empty or not a number") from None
-
-
-def read_melody_window(path: Path, flag: str, steps: int, pitch_range: tuple[int, int]) -> np.ndarray:
-    """The first ``steps`` steps of a MIDI file's melody as tokens (steps,), transposed into the
-    model's ``pitch_range`` (centred in it) when it lies outside."""
-    from vaelab.data.midi import read_melody
-    from vaelab.data.tokens import Note, notes_to_tokens
-    from vaelab.music.harmony import fit_transposition
-
-    notes = [n for n in read_melody(path)[0] if n.start < steps]
-    if not notes:
-        raise ValueError(f"{flag} {path}: the melody has no notes in its first {steps} steps")
-    lo, hi = min(n.pitch for n in notes), max(n.pitch for n in notes)
-    shift = 0
-    if lo < pitch_range[0] or hi > pitch_range[1]:
-        try:
-            shift = fit_transposition((lo, hi), pitch_range)
-        except ValueError:
-            raise ValueError(f"{flag} {path}: the melody spans pitches {lo}..{hi}, wider than the model's "
-                             f"range {pitch_range[0]}..{pitch_range[1]}") from None
-    moved = [Note(n.pitch + shift, n.start, n.duration) for n in notes]
-    return notes_to_tokens(moved, steps, pitch_range).astype(np.float32)
-
-
-def read_input(text: str, flag: str, model: vaelab.Autoencoder) -> np.ndarray:
-    """One input (*shape) from a .npy file, an image file (images) or a one-row CSV (tables)."""
-    path, info, shape = Path(text), model.data_info, tuple(model.config.input_shape)
-    kind = info.kind
-    if not path.is_file():
-        raise FileNotFoundError(f"{flag} {text}: is neither a row index nor an existing file")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"{flag} {path} is not a plain numeric .npy file ({err})") from None
-        if x.shape not in (shape, (1, *shape)) or not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"{flag} {path} holds an array of shape {x.shape}; the model needs "
-                             f"one input of shape {shape}")
-        return x.reshape(shape).astype(np.float32)
-    if suffix in IMAGE_FILES and kind == "image":
-        return read_image(path, flag, shape, tuple(info.value_range))
-    if suffix == ".csv" and kind == "table":
-        return read_row(path, flag, list(info.columns))
-    if suffix in (".mid", ".midi") and kind == "sequence" and len(shape) == 1:
-        return read_melody_window(path, flag, shape[0], tuple(info.pitch_range))
-    allowed = {"image": "an image file (.png, .jpg, ...)", "table": "a one-row .csv",
-               "sequence": "a .mid file (melody runs)"}.get(kind, "")
-    raise ValueError(f"{flag} {path}: file type {suffix or '(none)'!r} is not allowed for {kind} "
-                     f"data; give a row index, a .npy file or {allowed}")

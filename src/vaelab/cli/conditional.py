@@ -11,7 +11,16 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
-from vaelab.cli.common import add_data_args, add_run_command, device_arg, load_data, open_run, run_data
+from vaelab.cli.common import (
+    add_data_args,
+    add_run_command,
+    device_arg,
+    load_data,
+    model_rows,
+    open_run,
+    run_data,
+    split_arg,
+)
 from vaelab.cli.conditions import ALL, classes, label_list
 from vaelab.config import parse_noise
 from vaelab.latent.codes import reconstruct_all
@@ -93,7 +102,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if args.noise == "none":
             raise ValueError("--noise none adds nothing; give KIND:LEVEL, e.g. gaussian:0.3")
     data = run_data(args, model, run)
-    split = args.split or ("test" if args.data is None else "all")
+    split = args.split
     x, y = data.split(split)
     clean = None
     if args.noise is not None:
@@ -101,17 +110,19 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         gen = torch.Generator().manual_seed(args.seed)
         x = model.corrupt(torch.from_numpy(x), gen, noise=args.noise).numpy()
     elif args.clean is not None:
-        ref = load_data(vaelab.DataConfig(spec=args.clean, data_dir=args.data_dir,
-                                          label_column=args.label_column,
-                                          condition_columns=args.condition_columns))
+        ref = model_rows(model, load_data(vaelab.DataConfig(spec=args.clean, data_dir=args.data_dir,
+                                                            label_column=args.label_column,
+                                                            condition_columns=args.condition_columns)))
         clean, _ = ref.split(split)
         if clean.shape != x.shape:
             raise ValueError(f"--clean {args.clean}: {split} rows have shape {clean.shape}, the noisy data "
                              f"{x.shape}; give the same rows without noise")
     if model.conditional and y is None:
         raise ValueError(f"{args.run} is conditional; its data need labels or condition columns")
-    denoised = reconstruct_all(model, x, y if model.conditional else None).cpu().numpy()
     info = model.data_info
+    shown = min(max(args.n, 1), len(x)) * (2 if clean is None else 3)  # PNG: noisy, denoised (and clean)
+    outputs.check_output_size(path, len(x), info, None, flag="-n", value=args.n, pictures=shown)
+    denoised = reconstruct_all(model, x, y if model.conditional else None).cpu().numpy()
     if path.suffix.lower() == ".png":
         if info.kind != "image":
             raise ValueError(f"--out {path}: PNG output needs image data; use .csv or .npy")
@@ -139,8 +150,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_run_command(sub, common, "restyle", "style transfer with a cvae: encode inputs with their "
                         "own label and decode them with other labels", cmd_restyle)
     add_data_args(p, default="the run's training data")
-    p.add_argument("--split", default="test", choices=("train", "test", "all"),
-                   help="which rows --index counts in (default: test)")
+    split_arg(p, "which rows --index counts in")
     p.add_argument("--index", default="0", metavar="I[,I...]", help="row number(s) (default: 0)")
     p.add_argument("--labels", default=ALL, metavar="L[,L...]",
                    help="labels (ids or class names) to decode with, or all (default: all)")
@@ -151,8 +161,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add_run_command(sub, common, "denoise", "clean noisy data with a run trained with --noise "
                         "(dae, or a vae with --noise)", cmd_denoise)
     add_data_args(p, default="the run's training data")
-    p.add_argument("--split", choices=("train", "test", "all"),
-                   help="which rows (default: test for the run's own data, all for --data)")
+    split_arg(p)
     p.add_argument("--noise", metavar="KIND:LEVEL",
                    help="corrupt the (clean) data first, then denoise and report the gain: "
                    "gaussian:S, mask:P or saltpepper:P")

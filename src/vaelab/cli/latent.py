@@ -16,7 +16,16 @@ import numpy as np
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, plots
-from vaelab.cli.common import add_output_command, class_id, ints, open_run, read_input, run_data
+from vaelab.cli.common import (
+    add_output_command,
+    class_id,
+    ints,
+    max_bytes_arg,
+    open_run,
+    output_limit,
+    run_data,
+)
+from vaelab.cli.inputs import read_input
 
 REFERENCE_ROWS = 1000  # rows of the split that pick the most used dimensions for `traverse`
 
@@ -76,12 +85,14 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    limit = output_limit(args)
     model, run, _ = open_run(args)
     info = model.data_info
     path = _out(args.out, info)
     if args.steps < 2:
         raise ValueError(f"--steps {args.steps}: an interpolation needs at least 2 steps "
                          "(the endpoints are included)")
+    outputs.check_output_size(path, args.steps, info, limit, flag="--steps", value=args.steps)
     ends = {"--from": args.start, "--to": args.end}
     is_row = {flag: text.strip().lstrip("+-").isdigit() for flag, text in ends.items()}
     x, y = run_data(args, model, run).split(args.split) if any(is_row.values()) else (None, None)
@@ -105,8 +116,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     title = f"{args.method} from {start} to {end}"
     _write(path, frames, info, {"step": np.arange(args.steps)},
            lambda: plots.interpolation_strip(frames, tuple(info.value_range), title=title))
-    print(f"wrote {args.steps} steps ({args.method}) from {start} to {end} of --split {args.split} "
-          f"to {path}")
+    rows = f" of --split {args.split}" if any(is_row.values()) else ""
+    print(f"wrote {args.steps} steps ({args.method}) from {start} to {end}{rows} to {path}")
     return 0
 
 
@@ -223,6 +234,7 @@ def _write_attribute(args: argparse.Namespace, model: vaelab.Autoencoder, path: 
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
+    limit = output_limit(args)
     model, run, _ = open_run(args)
     info, z_dim = model.data_info, model.config.latent_dim
     path = _out(args.out, info)
@@ -233,9 +245,12 @@ def cmd_traverse(args: argparse.Namespace) -> int:
                              f"dimensions are 0..{z_dim - 1}")
     elif args.n_dims < 1:
         raise ValueError(f"--n-dims {args.n_dims}: traverse at least 1 dimension")
+    n_dims = len(args.dims) if args.dims is not None else min(args.n_dims, z_dim)
     if args.values is not None:
         if args.range is not None or args.steps is not None:
             raise ValueError("--values lists the values itself; leave out --range and --steps")
+        outputs.check_output_size(path, n_dims * len(args.values), info, limit, flag="--values",
+                                  value=f"({len(args.values)} values)")
         values = np.asarray(args.values, dtype=np.float32)
     else:
         span = 3.0 if args.range is None else args.range
@@ -243,6 +258,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
         if span <= 0 or steps < 2:
             raise ValueError(f"--range {span:g} --steps {steps}: need a range > 0 and at least "
                              "2 steps")
+        outputs.check_output_size(path, n_dims * steps, info, limit, flag="--steps", value=steps)
         values = np.linspace(-span, span, steps, dtype=np.float32)
     x, y = run_data(args, model, run).split(args.split)
     _check_index(args.index, len(x), "--index", args.split)
@@ -288,6 +304,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="points, endpoints included (default: 8)")
     p.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
                    help="slerp (spherical) or lerp (straight line) (default: slerp)")
+    max_bytes_arg(p)
 
     p = run_cmd("attribute", "shift inputs along a latent attribute vector (between classes, two lists "
                 "of files, or a musical feature)", cmd_attribute,
@@ -325,3 +342,4 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    "--steps 7, i.e. -3,-2,-1,0,1,2,3)")
     p.add_argument("--range", type=float, metavar="R", help="values from -R to R (default: 3)")
     p.add_argument("--steps", type=int, metavar="K", help="how many values in --range (default: 7)")
+    max_bytes_arg(p)

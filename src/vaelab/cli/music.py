@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from vaelab import export as outputs
-from vaelab.cli.common import add_run_command, device_arg, open_run
+from vaelab.cli.common import add_run_command, device_arg, max_bytes_arg, open_run, output_limit
 from vaelab.data.tokens import pitch_span
 
 
@@ -21,6 +21,7 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     from vaelab.data.midi import read_melody, read_midi  # mido: the music extra
     from vaelab.music.accompaniment import accompany
 
+    limit = output_limit(args)
     model, _, _ = open_run(args)
     path = outputs.check_suffix(args.out, (".mid", ".png", ".npy"))
     if args.variations < 1:
@@ -32,6 +33,9 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     if not melody.is_file():
         raise FileNotFoundError(f"{melody}: no such MIDI file")
     notes, n_steps = read_melody(melody)
+    shape = (*model.config.input_shape[:-1], n_steps)  # (V, steps): a window as long as the melody
+    whole = dataclasses.replace(model.data_info, shape=shape)
+    outputs.check_output_size(path, args.variations, whole, limit, flag="--variations", value=args.variations)
     meters = sorted({f"{num}/{den}" for _, num, den in read_midi(melody).time_signatures})
     if meters != ["4/4"]:
         print(f"warning: {melody.name} is in {', '.join(meters)}; the harmonizer learned 4/4 bars, so its "
@@ -66,4 +70,5 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="token temperature: 0 = the most likely notes, 1 = the model's own spread "
                    "(default: 0.5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    max_bytes_arg(p)
     device_arg(p)

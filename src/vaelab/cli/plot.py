@@ -4,6 +4,7 @@ dimension) and of its training (loss curves), as PNG files."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,11 +12,11 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, plots
-from vaelab.cli.common import add_output_command, open_run, run_data
+from vaelab.cli.common import add_output_command, max_bytes_arg, open_run, output_limit, run_data
 from vaelab.latent.codes import decode_all
 
 
-def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
+def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace, path: Path) -> Any:
     z_dim, kind = model.config.latent_dim, model.data_info.kind
     why = [f"this model's latent_dim is {z_dim}, not 2"] if z_dim != 2 else []
     why += [f"it draws images and this run holds {kind} data"] if kind != "image" else []
@@ -28,6 +29,7 @@ def _manifold(model: vaelab.Autoencoder, args: argparse.Namespace) -> Any:
                          f"{'; '.join(why)}; use 'vaelab plot {args.run} latent' instead")
     if args.n < 2:
         raise ValueError(f"--n {args.n}: the grid needs at least 2 codes per side")
+    outputs.check_output_size(path, args.n**2, model.data_info, output_limit(args), flag="--n", value=args.n)
     grid = plots.normal_grid(args.n)  # (n*n, 2)
     with torch.no_grad():
         images = decode_all(model, grid).cpu().numpy()
@@ -47,7 +49,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         model, run, device = open_run(args)
         if args.what == "manifold":
-            fig = _manifold(model, args)
+            fig = _manifold(model, args, path)
         else:
             data = run_data(args, model, run)
             x, y = data.split(args.split)
@@ -79,3 +81,4 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="latent: how codes go to 2-D; auto = identity for 2-D codes, else PCA "
                    "(default: auto)")
     p.add_argument("--n", type=int, default=20, metavar="N", help="manifold: codes per side (default: 20)")
+    max_bytes_arg(p)

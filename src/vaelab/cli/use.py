@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from pathlib import Path
@@ -14,7 +15,18 @@ import torch
 import vaelab
 from vaelab import export as outputs
 from vaelab import latent, noise, plots
-from vaelab.cli.common import add_data_args, add_run_command, device_arg, gmm_sampler, open_run, run_data
+from vaelab.cli.common import (
+    add_data_args,
+    add_run_command,
+    device_arg,
+    gmm_sampler,
+    max_bytes_arg,
+    open_run,
+    output_limit,
+    progress,
+    run_data,
+    split_arg,
+)
 from vaelab.cli.conditions import sample_conditions
 from vaelab.latent.codes import decode_all, reconstruct_all
 from vaelab.latent.samplers import DEFAULT_COMPONENTS, GMMSampler
@@ -34,9 +46,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ValueError("--components applies only to --sampler gmm")
         if args.components < 1:
             raise ValueError(f"--components {args.components}: a GMM needs at least 1 component")
-    path = outputs.check_suffix(args.out)
+    limit = output_limit(args)
     model, _, _ = open_run(args)
+    info = model.data_info
+    path = outputs.check_output(args.out, str(info.kind))
     conditions, names = sample_conditions(args, model)
+    total = args.n * len(conditions)
+    outputs.check_output_size(path, total, info, limit, flag="-n", value=args.n)
     if args.sampler == "prior":
         if not model.generative:
             raise ValueError("an AE has no prior over its codes, so it cannot sample from a prior; "
@@ -47,43 +63,48 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         k = DEFAULT_COMPONENTS if args.components is None else args.components
         sampler, source = gmm_sampler(model, vaelab.RunDir(args.run), k)
-    music = model.data_info.kind == "sequence"
+    music = info.kind == "sequence"
     if args.token_temperature is not None and not music:
         raise ValueError(f"--token-temperature applies to music runs; {args.run} holds "
-                         f"{model.data_info.kind} data")
+                         f"{info.kind} data")
     token_temperature = (MUSIC_TOKEN_TEMPERATURE if args.token_temperature is None
                          else args.token_temperature) if music else None
-    # A CPU generator: the same --seed gives the same codes on every device.
+    # A CPU generator: the same --seed gives the same codes on every device. The samples come and
+    # are written a chunk at a time (latent.sample_chunks), the same whatever the output format.
     gen = torch.Generator().manual_seed(args.seed)
-    groups = [latent.sample(model, args.n, temperature=args.temperature, generator=gen, sampler=sampler,
-                            y=y, token_temperature=token_temperature).cpu().numpy()
-              for y in conditions]  # each (n, *shape)
+    streams = [latent.sample_chunks(model, args.n, temperature=args.temperature, generator=gen,
+                                    sampler=sampler, y=y, token_temperature=token_temperature)
+               for y in conditions]  # args.n rows for each condition, drawn one stream after the other
+    chunks = progress((x.cpu().numpy() for x in itertools.chain.from_iterable(streams)), total,
+                      "sampling")  # each (m, *shape)
     temp = f", temperature {args.temperature:g}" if args.temperature != 1 else ""
     title = f"{args.n} samples from {'a GMM' if args.sampler == 'gmm' else 'the prior'}{temp}"
     given = ""
     if conditions[0] is not None:
         given = f" given {', '.join(names)}" if len(names) <= 3 else f" for each of {len(names)} labels"
-    if len(groups) > 1 and path.suffix.lower() == ".png":
-        fig = plots.labelled_rows(np.stack(groups), tuple(model.data_info.value_range), names,
-                                  title=title + " per label")
+    if len(conditions) > 1 and path.suffix.lower() == ".png":
+        rows = np.concatenate(list(chunks)).reshape(len(conditions), args.n, *info.shape)  # a row per label
+        fig = plots.labelled_rows(rows, tuple(info.value_range), names, title=title + " per label")
         outputs.save_figure(fig, path)
     else:
-        outputs.write_data(path, np.concatenate(groups), model.data_info, title=title + given)
-    count = f"{args.n} samples" if len(groups) == 1 else \
-        f"{args.n * len(groups)} samples ({args.n} per label)"
-    print(f"wrote {count}{given if len(groups) <= 3 else ''} to {path} (from {source}{temp})")
+        outputs.write_chunks(path, chunks, total, info, title=title + given)
+    count = f"{args.n} samples" if len(conditions) == 1 else \
+        f"{total} samples ({args.n} per label)"
+    print(f"wrote {count}{given if len(conditions) <= 3 else ''} to {path} (from {source}{temp})")
     return 0
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     model, run, device = open_run(args)
-    path = outputs.check_suffix(args.out)
+    info = model.data_info
+    path = outputs.check_output(args.out, str(info.kind))
     data = run_data(args, model, run)
     x, y = data.split(args.split)
     x = x[: args.n] if args.n else x
     y = None if y is None or not model.conditional else y[: len(x)]
+    # the PNG shows each row twice (input and reconstruction); the size of the rest is the input's
+    outputs.check_output_size(path, len(x), info, None, flag="-n", value=args.n, pictures=2 * len(x))
     recon = reconstruct_all(model, x, y).cpu().numpy()
-    info = model.data_info
     if path.suffix.lower() == ".png" and info.kind == "image":
         outputs.save_figure(plots.reconstruction_grid(x, recon, tuple(info.value_range)), path)
     elif path.suffix.lower() == ".png" and info.kind == "sequence":  # inputs next to outputs
@@ -113,8 +134,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     model, _, _ = open_run(args)
-    path = outputs.check_suffix(args.out)
+    path = outputs.check_output(args.out, str(model.data_info.kind))
     z = outputs.read_codes(args.latents, model.config.latent_dim)
+    outputs.check_output_size(path, len(z), model.data_info, None, flag="--latents", value=args.latents)
     args.n = len(z)
     conditions, _ = sample_conditions(args, model, many=False)
     x = decode_all(model, z, conditions[0]).cpu().numpy()
@@ -183,8 +205,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = run_cmd("sample", "draw new codes from the prior or a GMM over the training codes, "
                 "and decode them", cmd_sample)
-    p.add_argument("-n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("-n", type=int, default=64,
+                   help="number of samples (default: 64); the output's size is estimated first, and "
+                   f"more than --max-bytes, or a PNG of more than {outputs.MAX_PICTURES['image']:,} images "
+                   f"({outputs.MAX_PICTURES['sequence']} piano rolls), is refused; .npy and .csv are "
+                   "written as the samples are drawn, with progress on a terminal")
     p.add_argument("--out", required=True, help=out_help)
+    max_bytes_arg(p)
     p.add_argument("--sampler", choices=("prior", "gmm"), default="prior",
                    help="prior: z ~ N(0, I) (VAE only); gmm: a Gaussian mixture fitted to the codes "
                    f"of the training data, cached in RUN/{vaelab.RunDir.GMM} (an AE can use it) "
@@ -209,8 +236,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = run_cmd("reconstruct", "encode and decode data; originals above reconstructions",
                 cmd_reconstruct)
     add_data_args(p, default="the run's training data")
-    p.add_argument("--split", default="test", choices=("train", "test", "all"),
-                   help="which rows (default: test)")
+    split_arg(p)
     p.add_argument("-n", type=int, default=30, help="how many rows, 0 = all (default: 30)")
     p.add_argument("--out", required=True, help=out_help)
     device_arg(p)

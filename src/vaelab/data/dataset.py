@@ -11,7 +11,7 @@ Nothing here reads files; the loaders in the sibling modules build arrays and ha
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -321,6 +321,23 @@ class Dataset:
             raise ValueError(f"{self.info.name}: limit={n!r} is not allowed; give a positive number of rows")
         return Dataset(self.info, self.x_train[:n], None if self.y_train is None else self.y_train[:n],
                        self.x_test, self.y_test)
+
+    def as_images(self, shape: tuple[int, int, int]) -> Dataset:
+        """A table's rows (N, C*H*W) read as images (N, C, H, W) of ``shape`` (C, H, W), the values of
+        each row in the order ``reshape`` reads them: a .npy or CSV of flat rows (N, 64) given to a
+        model of 8x8 images. Labels, row order and the value range stay.
+
+        >>> flat.as_images((1, 8, 8)).x_train.shape  # doctest: +SKIP
+        (1437, 1, 8, 8)
+        """
+        shape = tuple(int(s) for s in shape)
+        if self.info.kind != "table" or self.info.categories or (math.prod(shape),) != self.info.shape:
+            raise ValueError(f"{self.info.source}: rows of shape {self.info.shape} ({self.info.kind}) cannot "
+                             f"be read as images of shape {shape}; allowed: numeric table rows of "
+                             f"{math.prod(shape)} values")
+        info = replace(self.info, kind="image", shape=shape, columns=None, categories=None)
+        return Dataset(info, self.x_train.reshape(-1, *shape), self.y_train, self.x_test.reshape(-1, *shape),
+                       self.y_test, self.all_order)
 
     @property
     def labels(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -15,12 +15,12 @@ from vaelab.latent.codes import codes
 from vaelab.latent.interpolation import Interpolation, interpolate, lerp, slerp
 from vaelab.latent.neighbours import Neighbours, nearest_training_examples
 from vaelab.latent.samplers import GMMSampler, fit_gmm
-from vaelab.latent.sampling import sample
+from vaelab.latent.sampling import sample, sample_chunks
 from vaelab.latent.traversal import Traversal, traverse
 from vaelab.latent.usage import active_units, kl_per_dimension
 
 __all__ = [
     "GMMSampler", "Interpolation", "Neighbours", "Traversal", "active_units", "apply_vector",
     "attribute_vector", "codes", "fit_gmm", "interpolate", "kl_per_dimension", "label_attribute",
-    "lerp", "nearest_training_examples", "restyle", "sample", "slerp", "traverse",
+    "lerp", "nearest_training_examples", "restyle", "sample", "sample_chunks", "slerp", "traverse",
 ]

@@ -64,6 +64,22 @@ def holder(path: Path) -> str:
     return text or "another process"
 
 
+def held_by(path: str | os.PathLike[str]) -> str | None:
+    """Who holds the lock on ``path`` now (:func:`holder`'s words), or None when nobody does. Only
+    looks: takes the lock for an instant where it can, and never creates the file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return None
+        return holder(Path(path))
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def exclusive(path: str | os.PathLike[str], what: str) -> Iterator[None]:
     """Hold the lock on the file ``path`` (created, and removed again on release) for the ``with``

@@ -23,36 +23,29 @@ formats, not models: :func:`vaelab.models.base.load` rebuilds a model from what 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from vaelab._lock import LockedError, exclusive
+from vaelab._lock import LockedError, exclusive, held_by
 from vaelab._version import __version__
 from vaelab.commits import Commits, sha256
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
 from vaelab.data import DataInfo
-from vaelab.data.builtin import cache_dir
-from vaelab.files import atomic_path, read_arrays, read_metadata, write_arrays
+from vaelab.derived import GMM_FORMAT, DerivedFiles
 
 __all__ = ["GMM_FORMAT", "LockedError", "RunConfig", "RunDir"]
-
-#: what the metadata of RUN/gmm.safetensors calls its contents
-GMM_FORMAT = "vaelab.GMMSampler"
 
 
 def _damaged(path: Path, err: object) -> ValueError:
@@ -74,7 +67,7 @@ class RunConfig:
     vaelab_version: str | None
 
 
-class RunDir:
+class RunDir(DerivedFiles):
     """One run directory and the files in it.
 
     >>> run = RunDir("runs/digits")
@@ -88,15 +81,12 @@ class RunDir:
     METRICS = "metrics.jsonl"
     MANIFEST = "manifest.json"
     LOCK = ".lock"
-    EVALUATION = "evaluation.json"
-    GMM = "gmm.safetensors"
-    REPORT = "report.html"
     SAMPLES = "samples.csv"
     FIGURES = "figures"
     #: what a commit writes together: the run itself
     COMMITTED = (CONFIG, WEIGHTS, TRAINER_STATE, METRICS)
     #: what is made from the run's weights, and goes when a new run replaces the run
-    DERIVED = (EVALUATION, GMM, REPORT, SAMPLES)
+    DERIVED = (DerivedFiles.EVALUATION, DerivedFiles.GMM, DerivedFiles.REPORT, SAMPLES)
     #: the files a run owns (and FIGURES); nothing else in the directory is ever touched
     FILES = (*COMMITTED, MANIFEST, LOCK, *DERIVED)
 
@@ -173,6 +163,10 @@ class RunDir:
             for folder in created:  # a writer that wrote nothing leaves no empty folders behind
                 if folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
+
+    def writer(self) -> str | None:
+        """Who writes the run now (``process 123 (vaelab train, since ...)``), or None."""
+        return held_by(self.path / self.LOCK)
 
     # -- commits ---------------------------------------------------------------------------------
 
@@ -328,69 +322,3 @@ class RunDir:
                 except json.JSONDecodeError as err:
                     raise ValueError(f"{path} line {i} is not JSON ({err})") from None
         return records
-
-    # -- derived files: stamped with the weights, in the run or in the cache ----------------------
-
-    def cache(self) -> Path:
-        """Where this run's derived files go when the run directory cannot be written:
-        ``$VAELAB_CACHE/runs/<name>-<hash of its absolute path>``."""
-        key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
-        return cache_dir() / "runs" / f"{self.path.resolve().name}-{key}"
-
-    def derived_path(self, name: str) -> Path:
-        """Where to write the derived file ``name``: in the run if it can be written, else in
-        :meth:`cache`."""
-        return self.path / name if self.writable() else self.cache() / name
-
-    def _derived_candidates(self, name: str) -> list[Path]:
-        return [p for p in (self.path / name, self.cache() / name) if p.exists()]
-
-    def writable(self) -> bool:
-        """Whether files can be created in the run directory (by trying: a read-only mount, a
-        folder without write permission and a missing folder all say no)."""
-        try:
-            with tempfile.TemporaryFile(dir=self.path):
-                return True
-        except OSError:
-            return False
-
-    def write_evaluation(self, record: dict[str, Any]) -> Path:
-        """Write RUN/evaluation.json (or its cached copy for a read-only run); ``record["weights"]``
-        is the SHA-256 of the weights it scored (``model.weights_id``)."""
-        if "weights" not in record:
-            raise ValueError("an evaluation record names the weights it scored: record['weights']")
-        path = self.derived_path(self.EVALUATION)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        return path
-
-    def read_evaluation(self, weights: str | None = None) -> dict[str, Any] | None:
-        """The last evaluation of the weights ``weights`` (default: the run's), or None when there is
-        none. A record made from other weights is returned with ``"stale": True``."""
-        weights = self.weights_id() if weights is None else weights
-        found = None
-        for path in self._derived_candidates(self.EVALUATION):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise _damaged(path, err) from None
-            if record.get("weights") == weights:
-                return record
-            found = found or {**record, "stale": True}
-        return found
-
-    def save_gmm(self, arrays: dict[str, np.ndarray], weights: str | None) -> Path:
-        """Write the arrays of a GMM sampler fitted to the codes of ``weights`` (RUN/gmm.safetensors
-        or its cached copy)."""
-        return write_arrays(self.derived_path(self.GMM), arrays, GMM_FORMAT, __version__,
-                            extra={"weights": weights or ""})
-
-    def load_gmm(self, weights: str | None = None) -> dict[str, np.ndarray] | None:
-        """The arrays of the GMM fitted to the codes of ``weights`` (default: the run's), else None:
-        a GMM fitted for other weights (the run was trained again since) is stale. A damaged file is
-        an error."""
-        weights = self.weights_id() if weights is None else weights
-        for path in self._derived_candidates(self.GMM):
-            if read_metadata(path).get("weights") == weights:
-                return read_arrays(path, GMM_FORMAT)
-        return None

@@ -484,3 +484,25 @@ def test_damaged_gmm_cache_is_fitted_again(copy, capsys, tmp_path, content):
     # A cache is derived data: one that cannot be read is fitted again and replaced, not an error.
     assert run(capsys, "sample", ae, "--sampler", "gmm", "--out", "x.npy")[0] == 0
     assert vaelab.latent.samplers.load_gmm(cache).latent_dim == vaelab.load(ae).config.latent_dim
+
+
+def test_info_says_which_derived_files_are_stale_and_who_writes(copy, capsys):
+    ae = copy("ae")
+    assert run(capsys, "sample", ae, "--sampler", "gmm", "-n", "2", "--out", "a.npy")[0] == 0
+    assert run(capsys, "report", ae)[0] == 0
+    code, out, _ = run(capsys, "info", ae)
+    assert code == 0 and "derived    gmm.safetensors, report.html: of these weights" in out
+    assert "stale" not in out and "writer" not in out
+    model = vaelab.load(ae)
+    assert f"SHA-256 {model.weights_id[:12]}" in out
+    with torch.no_grad():
+        next(model.parameters()).add_(0.01)
+    rd = vaelab.RunDir(ae)
+    with rd.writing():
+        rd.commit({rd.WEIGHTS: rd.weights_bytes(model.state_dict())})  # as an epoch of training would
+        code, out, _ = run(capsys, "info", ae)
+    assert "stale      report.html: made from other weights; vaelab report makes it again" in out
+    assert "stale      gmm.safetensors" in out
+    assert f"writer     process {os.getpid()} (" in out
+    info = json.loads(run(capsys, "info", ae, "--json")[1])
+    assert info["derived"]["report.html"]["fresh"] is False and info["writer"] is None

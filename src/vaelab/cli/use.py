@@ -158,7 +158,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         "data": model.data_info.to_dict(),
         "train": config.train.to_dict() if config.train else None,
         "epochs_done": len(metrics), "last_metrics": metrics[-1] if metrics else None,
-        "size_bytes": size,
+        "size_bytes": size, "weights_sha256": model.weights_id, "writer": run.writer(),
+        "derived": {name: {"path": str(path), "fresh": fresh}
+                    for name, (path, fresh) in run.derived().items()},
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -187,7 +189,18 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"lr {t['lr']}, seed {t['seed']}")
     if run.has(run.TRAINER_STATE):
         best = run.load_trainer_state()["best_epoch"]
-        print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one)")
+        print(f"weights    epoch {best} (lowest validation loss, or the last epoch without one), "
+              f"SHA-256 {(model.weights_id or '')[:12]}")
+    derived = {name: (path if path.parent != run.path else name, fresh)
+               for name, (path, fresh) in run.derived().items()}
+    if any(fresh for _, fresh in derived.values()):
+        print(f"derived    {', '.join(str(p) for p, fresh in derived.values() if fresh)}: of these weights")
+    for name, (shown, fresh) in derived.items():
+        if not fresh:
+            command = {run.EVALUATION: "evaluate", run.REPORT: "report"}.get(name, "sample --sampler gmm")
+            print(f"stale      {shown}: made from other weights; vaelab {command} makes it again")
+    if report["writer"]:
+        print(f"writer     {report['writer']} is writing this run")
     if metrics:
         m = metrics[-1]
         line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))

@@ -31,7 +31,7 @@ from vaelab._batching import BATCH, map_batches
 from vaelab._checks import check_int, shape_error
 from vaelab._version import __version__
 from vaelab.data import DataInfo, Dataset
-from vaelab.run import atomic_path
+from vaelab.files import atomic_path
 
 FEATURE_DIM = 128
 FORMAT = "vaelab.FeatureClassifier"

@@ -90,6 +90,12 @@ class DerivedFiles:
         paths = [p for p in (self.path / name, self.cache() / name) if p.exists()]
         return sorted(paths, key=lambda p: self.stamp(p) != weights)
 
+    def find(self, name: str, weights: str | None = None) -> Path | None:
+        """The copy of the derived file ``name`` made from ``weights`` (default: the run's), in the
+        run or in the cache; None when there is none."""
+        weights = self.weights_id() if weights is None else weights
+        return next((p for p in self._fresh(name, weights) if self.stamp(p) == weights), None)
+
     def write_evaluation(self, record: dict[str, Any]) -> Path:
         """Write RUN/evaluation.json (or its cached copy for a read-only run); ``record["weights"]``
         is the SHA-256 of the weights it scored (``model.weights_id``)."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 
+import vaelab
 from vaelab.cli import main
 
 
@@ -66,34 +72,61 @@ def test_ctrl_c_in_any_command_is_one_line_and_exit_130(digits_run, capsys, monk
     assert err.strip() == "interrupted" and "Traceback" not in err
 
 
+@contextlib.contextmanager
+def read_only(folder: Path, monkeypatch) -> Iterator[tuple[Path, str]]:
+    """``folder`` made read-only, the realest way this machine allows: a read-only bind mount (as
+    root, where mounting is allowed), no write permission (as a user), else RunDir told so."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder, "no write permission"
+        finally:
+            folder.chmod(0o755)
+        return
+    view = folder.with_name(folder.name + "-ro")
+    view.mkdir()
+
+    def mount(*args: str) -> bool:
+        if not shutil.which("mount"):
+            return False
+        return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+    mounted = mount("--bind", str(folder), str(view))
+    if mounted and not mount("-o", "remount,bind,ro", str(view)):  # older kernels: ro needs a remount
+        subprocess.run(["umount", str(view)], check=True)
+        mounted = False
+    if not mounted:
+        view.rmdir()
+        monkeypatch.setattr(vaelab.RunDir, "writable", lambda self: False)
+        yield folder, "RunDir.writable() patched"
+        return
+    try:
+        yield view, "read-only bind mount"
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+        view.rmdir()
+
+
 def test_every_read_only_command_works_on_a_read_only_run(digits_run, capsys, tmp_path, monkeypatch):
     """A shared, mounted or archived run: its derived files (report, evaluation, GMM) go to
     $VAELAB_CACHE/runs/..., and the run directory stays byte for byte as it was."""
-    import os
-    import shutil
-
-    from cli_helpers import run
-
-    import vaelab
-
-    ro = Path(shutil.copytree(digits_run("ae", "mlp")[0], tmp_path / "ro"))
-    shutil.rmtree(ro / "figures")
-    before = {p.name: p.read_bytes() for p in ro.iterdir()}
-    if os.geteuid() == 0:  # permissions do not bind root: say what a read-only mount would say
-        monkeypatch.setattr(vaelab.RunDir, "writable", lambda self: False)
-    ro.chmod(0o555)
-    try:
+    original = Path(shutil.copytree(digits_run("ae", "mlp")[0], tmp_path / "ro"))
+    shutil.rmtree(original / "figures")
+    before = {p.name: p.read_bytes() for p in original.iterdir()}
+    with read_only(original, monkeypatch) as (ro, how):
         cache = vaelab.RunDir(ro).cache()
-        code, out, err = run(capsys, "report", "ro")
-        assert code == 0 and out.strip() == str(cache / "report.html"), err
-        code, out, err = run(capsys, "evaluate", "ro", "--json", "--iwae-k", "5", "--no-fidelity")
+        code, out, err = run(capsys, "report", str(ro))
+        assert code == 0 and out.strip() == str(cache / "report.html"), (how, err)
+        code, out, err = run(capsys, "evaluate", str(ro), "--json", "--iwae-k", "5", "--no-fidelity")
         assert code == 0, err
         assert (cache / "evaluation.json").exists()
         for name in ("a.npy", "b.npy"):  # fitted and cached once, then reused
-            code, out, err = run(capsys, "sample", "ro", "--sampler", "gmm", "-n", "4", "--out", name)
+            code, out, err = run(capsys, "sample", str(ro), "--sampler", "gmm", "-n", "4", "--out", name)
             assert code == 0, err
-        assert str(cache / "gmm.safetensors") in out
-        assert run(capsys, "info", "ro")[0] == 0
-    finally:
-        ro.chmod(0o755)
-    assert {p.name: p.read_bytes() for p in ro.iterdir()} == before
+        assert f"GMM in {cache / 'gmm.safetensors'}" in out
+        code, out, err = run(capsys, "info", str(ro))
+        derived = next(line for line in out.splitlines() if line.startswith("derived "))
+        assert code == 0 and "stale" not in out, err
+        assert all(str(cache / name) in derived for name in (vaelab.RunDir.EVALUATION, vaelab.RunDir.GMM,
+                                                             vaelab.RunDir.REPORT))
+    assert {p.name: p.read_bytes() for p in original.iterdir()} == before

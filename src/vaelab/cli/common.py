@@ -276,8 +276,8 @@ def gmm_sampler(model: vaelab.Autoencoder, run: vaelab.RunDir, n_components: int
     """The GMM sampler over a run's training codes (:func:`vaelab.latent.samplers.run_gmm`) and, for
     the user, where it came from. ``data`` defaults to the run's own training data, read only when
     a GMM has to be fitted."""
-    path = run.derived_path(run.GMM)  # RUN/gmm.safetensors, or its copy in the cache for a read-only run
     gmm = cached_gmm(model, run, n_components)
+    path = run.find(run.GMM, model.weights_id) if gmm is not None else run.derived_path(run.GMM)
     if gmm is not None:
         return gmm, f"the {len(gmm.weights)}-component GMM in {path}"
     if data is None:

@@ -32,11 +32,12 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from vaelab import anomaly, latent, losses, music, noise, plots
     from vaelab.config import DataConfig, ModelConfig, TrainConfig
     from vaelab.data import DataInfo, Dataset, load_dataset
+    from vaelab.distributed import resolve_device
     from vaelab.evaluation import Evaluation, classifier, evaluate, fidelity, metrics
     from vaelab.models import AE, CVAE, DAE, VAE, Autoencoder, Losses, build_model
     from vaelab.models.base import load
     from vaelab.run import RunDir
-    from vaelab.training import FitResult, NonFiniteLossError, fit, resolve_device
+    from vaelab.training import FitResult, NonFiniteLossError, fit
 
 #: public name -> (module, attribute in it; None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -58,7 +59,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "FitResult": ("vaelab.training", "FitResult"),
     "NonFiniteLossError": ("vaelab.training", "NonFiniteLossError"),
     "fit": ("vaelab.training", "fit"),
-    "resolve_device": ("vaelab.training", "resolve_device"),
+    "resolve_device": ("vaelab.distributed", "resolve_device"),
     "Evaluation": ("vaelab.evaluation", "Evaluation"),
     "evaluate": ("vaelab.evaluation", "evaluate"),
     "metrics": ("vaelab.evaluation.metrics", None),

@@ -23,8 +23,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vaelab import distributed
 from vaelab._batching import BATCH, batches
 from vaelab.config import DataConfig, TrainConfig
+from vaelab.distributed import resolve_device
 from vaelab.losses import KLSchedule
 from vaelab.models import Autoencoder
 from vaelab.run import RunDir
@@ -46,23 +48,6 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA if available, else Apple MPS, else CPU; an unavailable choice is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
-    if name not in available:
-        raise ValueError(f"device={name!r} is not allowed; choose from: auto, cpu, cuda, mps")
-    if not available[name]:
-        raise ValueError(f"device={name!r} is not available on this machine; use auto or cpu")
-    return torch.device(name)
 
 
 def fingerprint(x: np.ndarray) -> str:
@@ -138,6 +123,7 @@ class _State:
     result: FitResult = field(default_factory=FitResult)
     fresh: bool = True  # the next commit starts a new run (replacing what the directory held)
     config: bytes = b""  # config.json, committed with every epoch
+    world: distributed.World = field(default_factory=distributed.World)  # this process in the job
 
 
 def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor | None = None,
@@ -181,30 +167,39 @@ def fit(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.
     >>> result = vaelab.fit(model, data.x_train, config=TrainConfig(epochs=5))
     """
     config = config or TrainConfig()
-    device = resolve_device(config.device)
+    w = distributed.world()
+    device = distributed.device(w, resolve_device(config.device))
     run = RunDir(run_dir) if run_dir is not None else None
     if resume and run is None:
         raise ValueError("resume=True needs the run_dir to resume from")
+    if min(config.batch_size, len(x)) < w.size:
+        raise ValueError(f"batch_size={config.batch_size} on {len(x)} rows is not allowed with {w.size} "
+                         f"processes; each global batch is shared among them: give at least {w.size}")
     rows = _prepare(model, x, y, config, device, fingerprinted=run is not None)
-    with run.writing() if run is not None else contextlib.nullcontext():
-        return _fit(model, rows, config, device, run, data_config, resume, progress)
+    started = distributed.join(w, device)
+    try:  # only rank 0 writes the run directory
+        with run.writing() if run is not None and w.main else contextlib.nullcontext():
+            return _fit(model, rows, config, device, run, data_config, resume, progress and w.main, w)
+    finally:
+        distributed.leave(started)
 
 
 def _fit(model: Autoencoder, rows: _Rows, config: TrainConfig, device: torch.device, run: RunDir | None,
-         data_config: DataConfig | None, resume: bool, progress: bool) -> FitResult:
-    """:func:`fit` on prepared rows, with the run's writer lock held."""
+         data_config: DataConfig | None, resume: bool, progress: bool, w: distributed.World) -> FitResult:
+    """:func:`fit` on prepared rows, with the run's writer lock held (by rank 0)."""
     model.weights_id = None  # the weights are about to change
     model.to(device)
     optimizer = make_optimizer(model, config, device)
-    shuffle = torch.Generator().manual_seed(config.seed + 1)
-    torch.manual_seed(config.seed)
-    state = _State(fresh=not resume, config=b"" if run is None else
+    shuffle = torch.Generator().manual_seed(config.seed + 1)  # the same order of rows on every rank
+    torch.manual_seed(config.seed + w.rank)  # but each rank its own noise
+    state = _State(fresh=not resume, world=w, config=b"" if run is None else
                    run.config_bytes(model.config, model.data_info, config, data_config))
     if resume:
         _restore(run, rows, model, optimizer, shuffle, state, config, device)
     steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
     kl_weight = KLSchedule.from_config(config, steps_per_epoch)
-    step = _step_function(model, optimizer, config, device)
+    loss_fn = distributed.parallel(model, w, device) if w.distributed else model.loss
+    step = _step_function(model, optimizer, config, device, loss_fn)
     # One bar for the whole run (on stderr), so that short epochs do not print a line each.
     bar = tqdm(total=config.epochs * steps_per_epoch, initial=state.epoch * steps_per_epoch,
                disable=not progress, unit="batch", mininterval=0.5, dynamic_ncols=True)
@@ -218,6 +213,8 @@ def _fit(model: Autoencoder, rows: _Rows, config: TrainConfig, device: torch.dev
         bar.close()
     if state.best_state is not None and len(rows.x_val):
         model.load_state_dict(state.best_state)
+    if w.distributed:
+        torch.distributed.barrier()  # rank 0's last commit is done before anyone reads it
     if run is not None and state.epoch:
         model.weights_id = run.weights_id()
     model.eval()
@@ -258,7 +255,8 @@ def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.opti
     optimizer.load_state_dict(saved["optimizer"])
     for group in optimizer.param_groups:  # a resumed run may lower the learning rate
         group.update(lr=config.lr, weight_decay=config.weight_decay)
-    torch.set_rng_state(saved["rng"])
+    ranks = saved.get("rng_ranks", [saved["rng"]])
+    torch.set_rng_state(ranks[state.world.rank] if state.world.rank < len(ranks) else saved["rng"])
     shuffle.set_state(saved["shuffle_rng"])
     if device.type == "cuda" and "cuda_rng" in saved:
         torch.cuda.set_rng_state(saved["cuda_rng"])
@@ -270,19 +268,21 @@ def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.opti
 
 
 def _step_function(model: Autoencoder, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                   device: torch.device) -> Any:
-    """One optimizer step on a batch: ``step(xb, yb, kl_weight) -> Losses`` (detached)."""
+                   device: torch.device, loss: Any) -> Any:
+    """One optimizer step on a batch: ``step(xb, yb, kl_weight, scale) -> Losses`` (detached);
+    ``loss`` is ``model.loss`` or its distributed wrapper, and ``scale`` weighs this rank's share of
+    an uneven global batch so that the averaged gradient is that of the whole batch."""
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if config.precision == "bfloat16" else contextlib.nullcontext())
     params = [p for p in model.parameters() if p.requires_grad]
     # Compiled, the KL weight goes in as a tensor so that warm-up does not recompile every step.
-    loss_fn = torch.compile(model.loss, dynamic=False) if config.compile else model.loss
+    loss_fn = torch.compile(loss, dynamic=False) if config.compile else loss
 
-    def step(xb: torch.Tensor, yb: torch.Tensor | None, weight: float) -> Any:
+    def step(xb: torch.Tensor, yb: torch.Tensor | None, weight: float, scale: float = 1.0) -> Any:
         with autocast:
             losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
         optimizer.zero_grad(set_to_none=True)
-        losses.total.backward()
+        (losses.total * scale if scale != 1.0 else losses.total).backward()
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
         optimizer.step()
@@ -305,10 +305,20 @@ def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedu
     # Per-step losses stay on the device as detached scalars; one stack at the end of the epoch
     # turns them into sums and finds a first non-finite step without a sync per step.
     per_step: list[torch.Tensor] = []
+    w = state.world
+    sizes = []  # rows of each step on this rank
     for i in range(steps_per_epoch):
-        losses = step(xs[i * bs:(i + 1) * bs], None if ys is None else ys[i * bs:(i + 1) * bs],
-                      kl_weight(state.step))
+        batch = slice(i * bs, min((i + 1) * bs, n))
+        rows_now = batch.stop - batch.start
+        if rows_now < w.size:  # a last batch too small to share: no rank trains on it
+            state.step += 1
+            continue
+        mine = distributed.share(rows_now, w)  # this rank's part of the global batch
+        part = slice(batch.start + mine.start, batch.start + mine.stop)
+        losses = step(xs[part], None if ys is None else ys[part], kl_weight(state.step),
+                      (mine.stop - mine.start) * w.size / rows_now)
         per_step += [losses.total, losses.rec, losses.kl]
+        sizes.append(float(mine.stop - mine.start))
         state.step += 1
         if not bar.disable:
             bar.update()
@@ -316,9 +326,10 @@ def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedu
                 loss, rec, kl = torch.stack(per_step).float().view(-1, 3).mean(0).tolist()
                 bar.set_postfix(loss=f"{loss:.2f}", rec=f"{rec:.2f}", kl=f"{kl:.2f}")
     table = torch.stack(per_step).float().view(-1, 3)  # (steps, 3): total, rec, kl
-    sizes = torch.full((steps_per_epoch, 1), float(bs), device=table.device)
-    sizes[-1] = n - bs * (steps_per_epoch - 1)  # the last batch may be short
-    train_loss, train_rec, train_kl = ((table * sizes).sum(0) / n).tolist()
+    weights = torch.tensor(sizes, device=table.device).unsqueeze(1)  # (steps, 1): rows of each step
+    # Sums over this rank's rows, then over every rank's: the epoch means of the whole job.
+    sums = distributed.total(torch.cat([(table * weights).sum(0), weights.sum(0)]).double(), w)
+    train_loss, train_rec, train_kl = (sums[:3] / sums[3]).tolist()
     seconds = time.perf_counter() - t0
     bad = (~torch.isfinite(table[:, 0])).nonzero()
     if len(bad) or not math.isfinite(train_loss):
@@ -335,17 +346,20 @@ def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedu
         )
     return {"epoch": epoch, "step": state.step, "train_loss": train_loss, "train_rec": train_rec,
             "train_kl": train_kl, "kl_weight": kl_weight(state.step - 1), "seconds": seconds,
-            "samples_per_s": n / seconds}
+            "samples_per_s": float(sums[3]) / seconds}
 
 
 def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimizer: torch.optim.Optimizer,
                shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device,
                run: RunDir | None) -> bool:
     """Validate, keep the best weights, checkpoint the epoch; returns whether to stop early."""
-    epoch = record["epoch"]
+    epoch, w = record["epoch"], state.world
     improved = True
     if len(rows.x_val):
         val = mean_losses(model, rows.x_val, rows.y_val, seed=config.seed)
+        if w.distributed:  # every rank takes rank 0's numbers, so that all decide alike
+            mine = torch.tensor([val["loss"], val["rec"], val["kl"]], dtype=torch.float64, device=device)
+            val = dict(zip(("loss", "rec", "kl"), distributed.total(mine * w.main, w).tolist(), strict=True))
         record.update(val_loss=val["loss"], val_rec=val["rec"], val_kl=val["kl"])
         improved = val["loss"] < state.best_val
         if improved:
@@ -357,12 +371,13 @@ def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimize
         state.result.best_epoch = epoch
     state.result.history.append(record)
     state.epoch = epoch
-    if run is not None:
+    rngs = distributed.gather(torch.get_rng_state(), w)  # every rank's noise, to resume exactly
+    if run is not None and w.main:
         files = {
             run.CONFIG: state.config,
             run.TRAINER_STATE: run.trainer_state_bytes({
                 "epoch": epoch, "step": state.step, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+                "optimizer": optimizer.state_dict(), "rng": rngs[0], "rng_ranks": rngs,
                 "shuffle_rng": shuffle.get_state(), "best_val": state.best_val,
                 "best_epoch": state.result.best_epoch, "bad_epochs": state.bad_epochs, "data": rows.data_id,
                 **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    if os.environ.get("RANK", "0") != "0":  # a torchrun job: rank 0 speaks for all
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own: one line, no traceback

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 import vaelab
-from vaelab import losses
+from vaelab import distributed, losses
 from vaelab.cli.common import (
     DATA_FLAGS,
     EXIT_INTERRUPTED,
@@ -171,8 +172,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.resume:
         model = flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)
     check_shape(model, data)
-    run = RunDir(out)
-    with run.writing():  # one writer: a second `vaelab train --out` on this directory is refused
+    run, w = RunDir(out), distributed.world()
+    # One writer: a second `vaelab train --out` on this directory is refused; in a torchrun job, rank 0.
+    with run.writing() if w.main else contextlib.nullcontext():
         done = _check_out(out, args, train_cfg.epochs)
         if args.resume and train_cfg.epochs == done:  # another process finished it meanwhile
             print(f"{out} already has its {done} epochs; nothing to resume")
@@ -209,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"warning: the KL fell below {losses.COLLAPSE_NATS} nats at epoch {collapsed}: the posterior "
               "collapsed and the decoder ignores z. Try --kl-warmup 10, --kl-schedule cyclical, "
               "--free-bits 0.5 or a smaller --beta", file=sys.stderr)
-    if not args.no_figures:
+    if not args.no_figures and w.main:
         written = write_run_figures(model, data, out)
         print("figures: " + ", ".join(str(p) for p in written))
     print(f"run directory: {out}")

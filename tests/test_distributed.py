@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,41 @@ def test_world_from_torchruns_environment(monkeypatch):
     monkeypatch.setenv("RANK", "2")
     with pytest.raises(ValueError, match="RANK=2 and WORLD_SIZE=2 are not allowed"):
         distributed.world()
+
+
+def ranks_of(cwd: Path) -> dict[int, int]:
+    """{rank: pid} of the vaelab processes of a torchrun job working in ``cwd`` (Linux /proc)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or Path(os.readlink(proc / "cwd")) != cwd:
+                continue
+            env = dict(v.split("=", 1) for v in (proc / "environ").read_text().split("\0") if "=" in v)
+            if "vaelab" in (proc / "cmdline").read_text() and "RANK" in env and "LOCAL_RANK" in env:
+                found[int(env["RANK"])] = int(proc.name)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the ranks through /proc")
+def test_a_rank_that_dies_ends_the_job_with_one_line_and_the_last_epoch_stays_good(tmp_path):
+    job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                            "2", "-m", "vaelab", *TRAIN, "--epochs", "100000", "--out", "run"], cwd=tmp_path,
+                           env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "manifest.json").exists() or 1 not in ranks_of(tmp_path):
+            assert time.monotonic() < deadline and job.poll() is None, "the job never committed an epoch"
+            time.sleep(0.1)
+        os.kill(ranks_of(tmp_path)[1], signal.SIGKILL)
+        _, err = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode != 0
+    ours = [line for line in err.splitlines() if "vaelab: error:" in line]
+    assert len(ours) == 1 and "another process of this torchrun job stopped" in ours[0], err[-3000:]
+    assert "--resume --out run" in ours[0]
+    rd = vaelab.RunDir(tmp_path / "run")
+    vaelab.load(tmp_path / "run")  # one whole commit
+    assert len(rd.read_metrics()) == int(rd.load_trainer_state()["epoch"]) >= 1

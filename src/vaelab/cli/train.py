@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import vaelab
 from vaelab import distributed, losses
 from vaelab.cli.common import (
@@ -193,6 +195,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("\ninterrupted; " + _what_is_left(run, args.resume or run.generation() != before),
                   file=sys.stderr)
             return EXIT_INTERRUPTED
+        except (RuntimeError, torch.distributed.DistError):  # a peer of a torchrun job died
+            if not w.distributed:
+                raise
+            n = len(run.read_metrics())
+            epochs = f"{n} committed epoch{'s' if n != 1 else ''}"
+            raise ValueError(f"another process of this torchrun job stopped, so rank {w.rank} cannot go "
+                             f"on; {out} keeps its {epochs}; resume with the same torchrun command and: "
+                             f"-m vaelab train --resume --out {out}") from None
         except vaelab.NonFiniteLossError as err:
             fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
             ours = args.resume or run.generation() != before

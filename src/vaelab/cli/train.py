@@ -195,7 +195,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("\ninterrupted; " + _what_is_left(run, args.resume or run.generation() != before),
                   file=sys.stderr)
             return EXIT_INTERRUPTED
-        except (RuntimeError, torch.distributed.DistError):  # a peer of a torchrun job died
+        except vaelab.NonFiniteLossError as err:
+            fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
+            ours = args.resume or run.generation() != before
+            how = (f"vaelab train --resume --out {out} {fix}" if ours
+                   else f"the same command{' with --overwrite' if run.is_run() else ''} and {fix}")
+            raise ValueError(f"{err}; continue with: {how}") from None
+        except (RuntimeError, torch.distributed.DistError):  # a peer of a torchrun job died (after
+            # NonFiniteLossError, a RuntimeError too)
             if not w.distributed:
                 raise
             n = len(run.read_metrics())
@@ -203,12 +210,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(f"another process of this torchrun job stopped, so rank {w.rank} cannot go "
                              f"on; {out} keeps its {epochs}; resume with the same torchrun command and: "
                              f"-m vaelab train --resume --out {out}") from None
-        except vaelab.NonFiniteLossError as err:
-            fix = f"--lr {min(train_cfg.lr / 10, 1e-3):g} --grad-clip 10"  # 1e-3: Adam's usual rate
-            ours = args.resume or run.generation() != before
-            how = (f"vaelab train --resume --out {out} {fix}" if ours
-                   else f"the same command{' with --overwrite' if run.is_run() else ''} and {fix}")
-            raise ValueError(f"{err}; continue with: {how}") from None
     history = run.read_metrics()
     last = result.history[-1] if result.history else history[-1]
     val = f", validation loss {last['val_loss']:.3f}" if "val_loss" in last else ""

@@ -166,7 +166,7 @@ def main() -> None:
         settings = [("batch 128", {}), ("batch 128, compile", {"compile": True}),
                     ("batch 512", {"batch_size": 512}), ("batch 1024", {"batch_size": 1024})]
         if cpu_has_bf16():
-            settings.append(("batch 128, bfloat16", {"precision": "bfloat16"}))
+            settings.append(("batch 128, bfloat16", {"precision": "bf16"}))
         for name, kw in settings:
             model = vaelab_model(data)
             result = vaelab.fit(model, data.x_train, config=vaelab_config(epochs, **kw))

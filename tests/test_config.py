@@ -95,3 +95,17 @@ def test_every_when_names_a_known_setting() -> None:
     for cls in (ModelConfig, TrainConfig):
         for f in fields(cls):
             assert set(f.metadata["when"]) <= known, (cls.__name__, f.name)
+
+
+@pytest.mark.parametrize(("old", "new"), [("float32", "fp32"), ("bfloat16", "bf16"), ("fp16", "fp16")])
+def test_precision_reads_the_old_names_as_the_new_ones(old: str, new: str) -> None:
+    # config.json files from before fp32/bf16/fp16 say "float32" or "bfloat16"
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "precision": old})
+    assert config.precision == new and config.to_dict()["precision"] == new
+    assert TrainConfig(precision=old) == TrainConfig(precision=new)
+
+
+def test_precision_rejects_other_names() -> None:
+    with pytest.raises(ValueError,
+                       match=r"^precision='float16' is not allowed; choose from: fp32, bf16, fp16$"):
+        TrainConfig(precision="float16")

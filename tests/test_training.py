@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import vaelab
-from vaelab import training
+from vaelab import precision, training
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.run import RunDir
 
@@ -124,3 +126,58 @@ def test_build_model_seed_fixes_the_initial_weights(digits) -> None:
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     c = vaelab.build_model(TINY, digits, seed=6)
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+# -- precision -----------------------------------------------------------------------------------
+
+
+def test_bf16_autocast_trains_and_evaluates_to_finite_numbers(digits) -> None:
+    torch.manual_seed(0)
+    model = vaelab.build_model(TINY.replace(arch="conv"), digits)
+    cfg = TrainConfig(epochs=2, batch_size=64, precision="bf16", device="cpu")
+    result = vaelab.fit(model, digits.x_train, config=cfg)
+    losses = [r["train_loss"] for r in result.history]
+    assert all(math.isfinite(v) for r in result.history for v in (r["train_loss"], r["val_loss"]))
+    assert losses[1] < losses[0]  # it learns
+    ev = vaelab.evaluate(model, digits, iwae_k=0)
+    assert math.isfinite(ev.neg_elbo) and ev.neg_elbo > 0
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast leaves the weights alone
+
+
+def test_fit_in_fp16_without_cuda_is_refused_before_any_epoch(digits, tmp_path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available")
+    model = vaelab.build_model(TINY, digits)
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        vaelab.fit(model, digits.x_train, config=TrainConfig(epochs=1, precision="fp16"),
+                   run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_restores_the_grad_scaler(digits, tmp_path, monkeypatch) -> None:
+    def with_scaler(model, optimizer, config, device, loss):  # what fp16 on CUDA does, on the CPU
+        return precision.TrainStep(model, optimizer, config, device, loss=loss,
+                                  scaler=torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=2))
+
+    monkeypatch.setattr(training, "_step_function", with_scaler)
+    x = digits.x_train[:200]
+    cfg = TrainConfig(epochs=3, batch_size=64, seed=1)
+    vaelab.fit(vaelab.build_model(TINY, digits, seed=0), x, config=cfg, run_dir=tmp_path / "whole")
+    vaelab.fit(vaelab.build_model(TINY, digits, seed=0), x, config=cfg.replace(epochs=1),
+               run_dir=tmp_path / "part")
+    after_one = RunDir(tmp_path / "part").load_trainer_state()["scaler"]
+    assert after_one == {**after_one, "scale": 2.0 ** 11, "_growth_tracker": 1}  # 3 steps: grew once, 1 since
+    vaelab.fit(vaelab.load(tmp_path / "part"), x, config=cfg, run_dir=tmp_path / "part", resume=True)
+    whole, part = (RunDir(tmp_path / name).load_trainer_state() for name in ("whole", "part"))
+    assert whole["scaler"] == part["scaler"] and whole["scaler"]["scale"] == 2.0 ** 14  # 9 steps
+    assert all(torch.equal(whole["model"][k], part["model"][k]) for k in whole["model"])
+
+
+def test_resume_may_change_the_precision(digits, tmp_path) -> None:
+    x = digits.x_train[:200]
+    vaelab.fit(vaelab.build_model(TINY, digits, seed=0), x, config=TrainConfig(epochs=1), run_dir=tmp_path)
+    resumed = vaelab.load(tmp_path)
+    result = vaelab.fit(resumed, x, config=TrainConfig(epochs=2, precision="bf16"), run_dir=tmp_path,
+                        resume=True)
+    assert math.isfinite(result.history[-1]["train_loss"])
+    assert RunDir(tmp_path).read_config().train.precision == "bf16"

@@ -20,7 +20,9 @@ BINARIZE = ("none", "dynamic")
 SCALES = ("learned", "fixed")
 ACTIVATIONS = ("relu", "silu", "gelu", "tanh", "elu")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: the precision names of config.json files written before fp32/bf16/fp16 (vaelab 0.2 and older)
+PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16"}
 CONDITIONS = ("none", "label", "columns")
 NOISES = ("gaussian", "mask", "saltpepper")
 KL_SCHEDULES = ("linear", "cyclical")
@@ -272,8 +274,9 @@ class TrainConfig(_Config):
     seed: int = _field(0, "seeds the weights, the shuffling, the validation split and every random "
                        "draw of training")
     device: str = _field("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda or mps", flag=False)
-    precision: str = _field("float32", "float32 or bfloat16 (autocast; fast on GPUs and on CPUs with bf16 "
-                            "units)")
+    precision: str = _field("fp32", "fp32, bf16 (bfloat16 autocast; fast on GPUs and on CPUs with bf16 "
+                            "units) or fp16 (float16 autocast with a gradient scaler; CUDA only). The "
+                            "weights, the losses and the likelihoods stay in float32")
     compile: bool = _field(False, "compile the loss with torch.compile (fuses elementwise work; costs tens "
                            "of seconds up front, so it pays off on long runs; needs a C++ compiler on CPU)")
 
@@ -302,6 +305,8 @@ class TrainConfig(_Config):
                self.patience, "it must be a number of epochs >= 0 (0 never stops early)")
         _check(isinstance(self.seed, int), "seed", self.seed, "it must be an integer")
         _check(self.device in DEVICES, "device", self.device, f"choose from: {', '.join(DEVICES)}")
+        if isinstance(self.precision, str):
+            object.__setattr__(self, "precision", PRECISION_ALIASES.get(self.precision, self.precision))
         _check(self.precision in PRECISIONS, "precision", self.precision,
                f"choose from: {', '.join(PRECISIONS)}")
 

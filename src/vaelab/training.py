@@ -29,6 +29,7 @@ from vaelab.config import DataConfig, TrainConfig
 from vaelab.distributed import resolve_device
 from vaelab.losses import KLSchedule
 from vaelab.models import Autoencoder
+from vaelab.precision import TrainStep
 from vaelab.run import RunDir
 
 
@@ -194,12 +195,12 @@ def _fit(model: Autoencoder, rows: _Rows, config: TrainConfig, device: torch.dev
     torch.manual_seed(config.seed + w.rank)  # but each rank its own noise
     state = _State(fresh=not resume, world=w, config=b"" if run is None else
                    run.config_bytes(model.config, model.data_info, config, data_config))
-    if resume:
-        _restore(run, rows, model, optimizer, shuffle, state, config, device)
-    steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
-    kl_weight = KLSchedule.from_config(config, steps_per_epoch)
     loss_fn = distributed.parallel(model, w, device) if w.distributed else model.loss
     step = _step_function(model, optimizer, config, device, loss_fn)
+    if resume:
+        _restore(run, rows, model, optimizer, shuffle, state, config, device, step)
+    steps_per_epoch = math.ceil(len(rows.x_train) / config.batch_size)
+    kl_weight = KLSchedule.from_config(config, steps_per_epoch)
     # One bar for the whole run (on stderr), so that short epochs do not print a line each.
     bar = tqdm(total=config.epochs * steps_per_epoch, initial=state.epoch * steps_per_epoch,
                disable=not progress, unit="batch", mininterval=0.5, dynamic_ncols=True)
@@ -207,7 +208,7 @@ def _fit(model: Autoencoder, rows: _Rows, config: TrainConfig, device: torch.dev
         for epoch in range(state.epoch + 1, config.epochs + 1):
             bar.set_description(f"epoch {epoch}/{config.epochs}")
             record = _train_epoch(model, rows, step, kl_weight, shuffle, state, config, epoch, bar, run)
-            if _end_epoch(model, rows, record, optimizer, shuffle, state, config, device, run):
+            if _end_epoch(model, rows, record, optimizer, shuffle, state, config, device, run, step):
                 break
     finally:
         bar.close()
@@ -245,8 +246,10 @@ def _prepare(model: Autoencoder, x: np.ndarray | torch.Tensor, y: np.ndarray | t
 
 
 def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.optim.Optimizer,
-             shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device) -> None:
-    """Continue the run in ``run``: weights, optimizer, RNG states, counters, history, best weights."""
+             shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device,
+             step: TrainStep) -> None:
+    """Continue the run in ``run``: weights, optimizer, gradient scaler, RNG states, counters, history,
+    best weights."""
     saved = run.load_trainer_state()
     if saved.get("data") != rows.data_id:
         raise ValueError(f"{run}: the data differ from the data this run was trained on; "
@@ -255,6 +258,7 @@ def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.opti
     optimizer.load_state_dict(saved["optimizer"])
     for group in optimizer.param_groups:  # a resumed run may lower the learning rate
         group.update(lr=config.lr, weight_decay=config.weight_decay)
+    step.load_state_dict(saved.get("scaler", {}))
     ranks = saved.get("rng_ranks", [saved["rng"]])
     torch.set_rng_state(ranks[state.world.rank] if state.world.rank < len(ranks) else saved["rng"])
     shuffle.set_state(saved["shuffle_rng"])
@@ -268,30 +272,13 @@ def _restore(run: RunDir, rows: _Rows, model: Autoencoder, optimizer: torch.opti
 
 
 def _step_function(model: Autoencoder, optimizer: torch.optim.Optimizer, config: TrainConfig,
-                   device: torch.device, loss: Any) -> Any:
-    """One optimizer step on a batch: ``step(xb, yb, kl_weight, scale) -> Losses`` (detached);
-    ``loss`` is ``model.loss`` or its distributed wrapper, and ``scale`` weighs this rank's share of
-    an uneven global batch so that the averaged gradient is that of the whole batch."""
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
-                if config.precision == "bfloat16" else contextlib.nullcontext())
-    params = [p for p in model.parameters() if p.requires_grad]
-    # Compiled, the KL weight goes in as a tensor so that warm-up does not recompile every step.
-    loss_fn = torch.compile(loss, dynamic=False) if config.compile else loss
-
-    def step(xb: torch.Tensor, yb: torch.Tensor | None, weight: float, scale: float = 1.0) -> Any:
-        with autocast:
-            losses = loss_fn(xb, yb, kl_weight=torch.tensor(weight) if config.compile else weight)
-        optimizer.zero_grad(set_to_none=True)
-        (losses.total * scale if scale != 1.0 else losses.total).backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
-        optimizer.step()
-        return losses.detach()
-
-    return step
+                   device: torch.device, loss: Any) -> TrainStep:
+    """One optimizer step on a batch under ``config.precision`` (:class:`TrainStep`); ``loss`` is
+    ``model.loss`` or its distributed wrapper."""
+    return TrainStep(model, optimizer, config, device, loss=loss)
 
 
-def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedule,
+def _train_epoch(model: Autoencoder, rows: _Rows, step: TrainStep, kl_weight: KLSchedule,
                  shuffle: torch.Generator, state: _State, config: TrainConfig, epoch: int, bar: Any,
                  run: RunDir | None) -> dict[str, Any]:
     """One pass over the shuffled training rows; returns the epoch's record (without validation)."""
@@ -351,7 +338,7 @@ def _train_epoch(model: Autoencoder, rows: _Rows, step: Any, kl_weight: KLSchedu
 
 def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimizer: torch.optim.Optimizer,
                shuffle: torch.Generator, state: _State, config: TrainConfig, device: torch.device,
-               run: RunDir | None) -> bool:
+               run: RunDir | None, step: TrainStep) -> bool:
     """Validate, keep the best weights, checkpoint the epoch; returns whether to stop early."""
     epoch, w = record["epoch"], state.world
     improved = True
@@ -377,7 +364,8 @@ def _end_epoch(model: Autoencoder, rows: _Rows, record: dict[str, Any], optimize
             run.CONFIG: state.config,
             run.TRAINER_STATE: run.trainer_state_bytes({
                 "epoch": epoch, "step": state.step, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": rngs[0], "rng_ranks": rngs,
+                "optimizer": optimizer.state_dict(), "scaler": step.state_dict(),
+                "rng": rngs[0], "rng_ranks": rngs,
                 "shuffle_rng": shuffle.get_state(), "best_val": state.best_val,
                 "best_epoch": state.result.best_epoch, "bad_epochs": state.bad_epochs, "data": rows.data_id,
                 **({"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),

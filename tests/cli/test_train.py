@@ -259,7 +259,7 @@ def test_same_seed_gives_the_same_model(capsys, tmp_path):
     (["--binarize", "dynamic", "--likelihood", "gaussian"],
      ("--binarize 'dynamic'", "bernoulli", "'gaussian'")),
     (["--epochs", "0"], ("--epochs 0", "positive integer")),
-    (["--precision", "fp8"], ("--precision 'fp8'", "float32, bfloat16")),
+    (["--precision", "fp8"], ("--precision 'fp8'", "fp32, bf16, fp16")),
     (["--lr", "-1"], ("--lr -1.0", "> 0")),
     (["--data", "pics", "--image-size", "8,8,8"], ("--image-size (8, 8, 8)", "HEIGHT,WIDTH")),
     (["--data", "digits", "--label-column", "kind"], ("label_column='kind'", "CSV files")),
@@ -270,9 +270,11 @@ def test_same_seed_gives_the_same_model(capsys, tmp_path):
      ("val_fraction=0.999", "no training")),
     pytest.param(["--device", "cuda"], ("device='cuda'", "not available", "auto or cpu"),
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")),
+    pytest.param(["--precision", "fp16"], ("--precision 'fp16' needs a CUDA GPU", "use bf16 or fp32"),
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")),
 ], ids=["unknown-data", "missing-file", "model", "arch", "conv-on-table", "binarize", "epochs",
         "precision", "lr", "image-size", "label-column-on-builtin", "unknown-label-column",
-        "non-numeric-cell", "val-fraction", "device"])
+        "non-numeric-cell", "val-fraction", "device", "fp16-without-cuda"])
 def test_train_errors(capsys, tmp_path, argv, words):
     write_table(tmp_path / "table.csv")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,oops\n5,6\n")
@@ -431,3 +433,13 @@ def test_a_first_epoch_gone_non_finite_claims_no_checkpoint(capsys, tmp_path, mo
                      words=("no epoch was completed, so nothing was saved in h",
                             "the same command and --lr 0.001 --grad-clip 10"))
     assert "last good checkpoint" not in line and not (tmp_path / "h").exists()
+
+
+def test_bf16_trains_and_is_stored_by_its_new_name(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "--epochs", 1, "--precision", "bf16", *TINY, "--no-figures",
+                       "--out", "r")
+    assert code == 0, out
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["train"]["precision"] == "bf16"
+    records = metrics(tmp_path / "r")
+    assert records and all(math.isfinite(r["train_loss"]) and math.isfinite(r["val_loss"]) for r in records)

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 import torch
-from helpers import TINY, image_data, make
+from helpers import TINY, image_data, make, random_tokens, seq_data
 
 import vaelab
 from vaelab.config import ModelConfig
@@ -98,3 +98,36 @@ def test_dynamic_binarization_draws_binary_targets() -> None:
     assert not torch.equal(a, b)  # a fresh draw each batch
     # Pixels at full intensity are always on, empty pixels always off.
     assert torch.all(a[x == 255] == 255) and torch.all(a[x == 0] == 0)
+
+
+def sequence_case():
+    """A tiny recurrent VAE on token rows (B, T) and a batch of them."""
+    data = seq_data(random_tokens(40, (16,)))
+    net = vaelab.build_model(ModelConfig(arch="rnn", likelihood="categorical", latent_dim=3, hidden=(16,)),
+                             data, seed=0)
+    return net, torch.from_numpy(data.x_train[:6]), None
+
+
+def array_case(model: str, arch: str, lik: str, kind: str):
+    net, data = make(model, arch, lik, kind)
+    return net, torch.from_numpy(data.x_train[:6]), None if data.y_train is None else \
+        torch.from_numpy(data.y_train[:6])
+
+
+@pytest.mark.parametrize("case", [*CASES, "sequence"], ids=[*map("-".join, CASES), "rnn-categorical"])
+def test_the_loss_stays_float32_under_bf16_autocast(case) -> None:
+    # --precision bf16 runs the networks in bfloat16; the likelihoods and the KL cast what they are
+    # built from, so the loss is a float32 sum that agrees with the float32 model to bf16's error.
+    net, x, y = sequence_case() if case == "sequence" else array_case(*case)
+    net.eval()  # the same draws in both passes: the posterior mean is still sampled, so fix the seed
+    torch.manual_seed(0)
+    exact = net.loss(x, y)
+    torch.manual_seed(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z = torch.zeros(len(x), net.config.latent_dim)
+        if case != "sequence":  # the decoder itself does run in bfloat16 (so the casts matter)
+            assert net.run(net.decoder, z, y).dtype == torch.bfloat16
+        losses = net.loss(x, y)
+    for got, want in zip(losses.__dict__.values(), exact.__dict__.values(), strict=True):
+        assert got.dtype == torch.float32
+        assert got.item() == pytest.approx(want.item(), rel=0.05, abs=0.05)

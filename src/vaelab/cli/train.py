@@ -28,6 +28,7 @@ from vaelab.cli.common import (
     opt,
 )
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, field_help
+from vaelab.precision import check_precision
 from vaelab.report import write_run_figures
 from vaelab.run import RunDir
 
@@ -61,7 +62,7 @@ MODEL_FLAGS = _flags(ModelConfig)
 TRAIN_FLAGS = _flags(TrainConfig)
 SWITCHES = _flags(TrainConfig, switches=True)
 METAVARS: dict[Any, str] = {int: "N", float: "X", ints: "N[,N...]", _number_or_auto: "X"}
-FLAG_METAVARS = {"noise": "KIND:LEVEL"}
+FLAG_METAVARS = {"noise": "KIND:LEVEL", "precision": "fp32|bf16|fp16"}
 ALL_FLAGS = MODEL_FLAGS | TRAIN_FLAGS | SWITCHES
 RESUMABLE = {"epochs", "patience", "precision", "compile", "lr", "grad_clip", "weight_decay"}
 
@@ -170,6 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_cfg = flagged(TrainConfig, **train_overrides, device=args.device)
         out = Path(args.out) if args.out else _default_out(data_cfg.spec, model_cfg.model)
         _check_out(out, args, train_cfg.epochs)
+    flagged(check_precision, train_cfg.precision, device)  # before the data load: fp16 needs CUDA
     data = load_data(data_cfg)
     if not args.resume:
         model = flagged(vaelab.build_model, model_cfg, data, seed=train_cfg.seed)

@@ -1,5 +1,5 @@
-"""What every distribution module shares: the constant log(2 pi), the per-example sum, and the
-:class:`Likelihood` base class of the output distributions p(x|z).
+"""What every distribution module shares: the constant log(2 pi), the per-example sum, the cast of
+autocast outputs to float32, and the :class:`Likelihood` base class of the output distributions p(x|z).
 """
 
 from __future__ import annotations
@@ -11,6 +11,16 @@ import torch
 from torch import Tensor
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+def full_precision(t: Tensor) -> Tensor:
+    """``t`` in float32 if autocast made it bfloat16 or float16, else ``t`` itself (float64 stays).
+
+    Every distribution casts the network outputs it is built from, so that log_prob, the KL and
+    the loss are computed in float32 under ``--precision bf16|fp16``: a sum over 784 pixels in
+    bfloat16 (8 bits of mantissa) would be off by whole nats.
+    """
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def sum_except_batch(t: Tensor) -> Tensor:

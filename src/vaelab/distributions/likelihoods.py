@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaelab.distributions.base import LOG_2PI, Likelihood, sum_except_batch
+from vaelab.distributions.base import LOG_2PI, Likelihood, full_precision, sum_except_batch
 from vaelab.registry import LIKELIHOODS, register
 
 
@@ -32,7 +32,7 @@ class Bernoulli(Likelihood):
     def __init__(self, logits: Tensor, shift: Tensor, scale: Tensor,
                  log_scale: Tensor | None = None) -> None:
         super().__init__(shift, scale)
-        self.logits = logits
+        self.logits = full_precision(logits)
 
     @property
     def mean(self) -> Tensor:
@@ -69,7 +69,7 @@ class Gaussian(Likelihood):
         super().__init__(shift, scale)
         if log_scale is None:
             raise ValueError("the Gaussian likelihood needs a log_scale tensor")
-        self.loc = loc
+        self.loc = full_precision(loc)
         self.log_scale = log_scale
 
     @property

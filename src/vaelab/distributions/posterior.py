@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from vaelab.distributions.base import LOG_2PI
+from vaelab.distributions.base import LOG_2PI, full_precision
 
 
 class DiagonalGaussian:
@@ -26,8 +26,7 @@ class DiagonalGaussian:
     """
 
     def __init__(self, mean: Tensor, logvar: Tensor) -> None:
-        self.mean = mean
-        self.logvar = logvar
+        self.mean, self.logvar = full_precision(mean), full_precision(logvar)
 
     @property
     def std(self) -> Tensor:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaelab.distributions.base import LOG_2PI, Likelihood
+from vaelab.distributions.base import LOG_2PI, Likelihood, full_precision
 from vaelab.distributions.tokens import choose_tokens
 from vaelab.registry import LIKELIHOODS, register
 
@@ -98,6 +98,7 @@ class MixedTable(Likelihood):
         self.categories = tuple(categories) or (0,) * n_columns
         self.layout = layout(self.categories, params.device)
         lay = self.layout
+        params = full_precision(params)  # (B, W)
         self.loc = params[:, lay.numeric_at]  # (B, Dn) standardized means
         self.log_scale = log_scale[lay.numeric]
         self.logits = params[:, lay.logit_at].masked_fill(~lay.valid, float("-inf"))  # (B, C, Kmax)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vaelab.distributions.base import Likelihood, sum_except_batch
+from vaelab.distributions.base import Likelihood, full_precision, sum_except_batch
 from vaelab.registry import LIKELIHOODS, register
 
 
@@ -134,7 +134,7 @@ class Categorical(Likelihood):
 
     def log_prob(self, x: Tensor) -> Tensor:
         tokens = x.round().long()  # (B, *shape)
-        logits = self.decoding.logits(tokens)  # (B, *shape, K)
+        logits = full_precision(self.decoding.logits(tokens))  # (B, *shape, K)
         per_position = -F.cross_entropy(logits.movedim(-1, 1), tokens, reduction="none")  # (B, *shape)
         scored = self.decoding.scored
         if scored is not None:

@@ -81,16 +81,17 @@ def held_by(path: str | os.PathLike[str]) -> str | None:
 
 
 @contextmanager
-def exclusive(path: str | os.PathLike[str], what: str) -> Iterator[None]:
+def exclusive(path: str | os.PathLike[str], what: str) -> Iterator[bool]:
     """Hold the lock on the file ``path`` (created, and removed again on release) for the ``with``
     block, or raise :class:`LockedError` at once if another process holds it; ``what`` is the thing
-    being locked, for the message (``"runs/x is being written by process 123 (...)"``)."""
+    being locked, for the message (``"runs/x is being written by process 123 (...)"``). Yields
+    whether this entry took the lock (False where this process already held it)."""
     path = Path(path)
     key = str(path.resolve())
     if key in _HELD:  # re-entered in this process
         _HELD[key][1] += 1
         try:
-            yield
+            yield False
         finally:
             _HELD[key][1] -= 1
         return
@@ -102,7 +103,7 @@ def exclusive(path: str | os.PathLike[str], what: str) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.write(fd, note.encode())
         _HELD[key] = [fd, 1]
-        yield
+        yield True
     finally:
         _HELD.pop(key, None)
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab._version import __version__
-from vaelab.files import atomic_path, fsync_dir, write_durable
+from vaelab.files import atomic_path, damaged, fsync_dir, write_durable
 
 FORMAT = "vaelab.run/1"
 #: how many times a reader looks again when a writer commits while it reads (10 ms apart)
@@ -58,7 +58,7 @@ class Commits:
         except FileNotFoundError:
             return None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{self.path} is damaged or truncated and cannot be read ({err})") from None
+            raise damaged(self.path, err) from None
         if not (isinstance(raw, dict) and raw.get("format") == FORMAT
                 and isinstance(raw.get("generation"), int) and isinstance(raw.get("files"), dict)
                 and isinstance(raw.get("pending", []), list)):

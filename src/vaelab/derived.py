@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from vaelab._version import __version__
 from vaelab.data.builtin import cache_dir
-from vaelab.files import atomic_path, read_arrays, read_metadata, write_arrays
+from vaelab.files import atomic_path, damaged, read_arrays, read_metadata, write_arrays
 
 #: what the metadata of RUN/gmm.safetensors calls its contents
 GMM_FORMAT = "vaelab.GMMSampler"
@@ -34,10 +35,8 @@ class DerivedFiles:
     EVALUATION = "evaluation.json"
     GMM = "gmm.safetensors"
     REPORT = "report.html"
-    path: Path
-
-    def weights_id(self) -> str | None:  # pragma: no cover - RunDir's
-        raise NotImplementedError
+    path: Path  # given by RunDir, as is:
+    weights_id: Callable[[], str | None]
 
     def cache(self) -> Path:
         """Where this run's derived files go when the run directory cannot be written:
@@ -78,9 +77,10 @@ class DerivedFiles:
         wins over a stale one."""
         weights, found = self.weights_id(), {}
         for name in (self.EVALUATION, self.GMM, self.REPORT):
-            for path in (self.path / name, self.cache() / name):
-                if path.exists() and (name not in found or not found[name][1]):
-                    found[name] = (path, weights is not None and self.stamp(path) == weights)
+            fresh = self.find(name, weights) if weights is not None else None
+            copies = [p for p in (self.path / name, self.cache() / name) if p.exists()]
+            if fresh is not None or copies:
+                found[name] = (fresh, True) if fresh is not None else (copies[0], False)
         return found
 
     def _fresh(self, name: str, weights: str | None) -> list[Path]:
@@ -114,7 +114,7 @@ class DerivedFiles:
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise ValueError(f"{path} is damaged or truncated and cannot be read ({err})") from None
+                raise damaged(path, err) from None
             return record if record.get("weights") == weights else {**record, "stale": True}
         return None
 
@@ -128,7 +128,5 @@ class DerivedFiles:
         """The arrays of the GMM fitted to the codes of ``weights`` (default: the run's), else None:
         one fitted for other weights (the run was trained again since) is stale. A damaged file
         with the right stamp is a ``ValueError`` naming it."""
-        weights = self.weights_id() if weights is None else weights
-        for path in self._fresh(self.GMM, weights):
-            return read_arrays(path, GMM_FORMAT) if self.stamp(path) == weights else None
-        return None
+        path = self.find(self.GMM, weights)
+        return None if path is None else read_arrays(path, GMM_FORMAT)

@@ -76,6 +76,11 @@ def write_durable(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def damaged(path: Path, err: object) -> ValueError:
+    """The error for a file that exists but cannot be parsed: it names the file and the reason."""
+    return ValueError(f"{path} is damaged or truncated and cannot be read ({err})")
+
+
 def write_arrays(path: Path, arrays: dict[str, np.ndarray], kind: str, version: str,
                  extra: dict[str, str] | None = None) -> Path:
     """Write named numpy arrays to ``path`` as safetensors (plain data, nothing to unpickle),

@@ -44,12 +44,9 @@ from vaelab.commits import Commits, sha256
 from vaelab.config import DataConfig, ModelConfig, TrainConfig
 from vaelab.data import DataInfo
 from vaelab.derived import GMM_FORMAT, DerivedFiles
+from vaelab.files import damaged
 
 __all__ = ["GMM_FORMAT", "LockedError", "RunConfig", "RunDir"]
-
-
-def _damaged(path: Path, err: object) -> ValueError:
-    return ValueError(f"{path} is damaged or truncated and cannot be read ({err})")
 
 
 @dataclass(frozen=True)
@@ -155,9 +152,10 @@ class RunDir(DerivedFiles):
         created = [p for p in (self.path, *self.path.parents) if not p.exists()]  # deepest first
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            with exclusive(self.path / self.LOCK, str(self.path)):
-                self._commits.roll_forward()
-                self.sweep()
+            with exclusive(self.path / self.LOCK, str(self.path)) as taken:
+                if taken:  # not again for every commit of a writer that holds the lock already
+                    self._commits.roll_forward()
+                    self.sweep()
                 yield self
         finally:
             for folder in created:  # a writer that wrote nothing leaves no empty folders behind
@@ -255,7 +253,7 @@ class RunDir(DerivedFiles):
         try:
             return json.loads(self.read_bytes(name).decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise _damaged(self.path / name, err) from None
+            raise damaged(self.path / name, err) from None
 
     # -- weights -------------------------------------------------------------------------------
 
@@ -276,7 +274,7 @@ class RunDir(DerivedFiles):
         try:
             state = load_safetensors(data)
         except (SafetensorError, OSError, ValueError) as err:
-            raise _damaged(self.path / self.WEIGHTS, err) from None
+            raise damaged(self.path / self.WEIGHTS, err) from None
         return {k: v.to(device) for k, v in state.items()}, sha256(data)
 
     # -- trainer state and metrics ---------------------------------------------------------------

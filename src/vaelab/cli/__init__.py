@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from vaelab import distributed
 from vaelab._version import __version__
 from vaelab.cli import anomaly, conditional, evaluate, latent, music, plot, report, train, use
 from vaelab.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
@@ -39,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
-    if os.environ.get("RANK", "0") != "0":  # a torchrun job: rank 0 speaks for all
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
     try:
+        if not distributed.world().main:  # a torchrun job: rank 0 speaks for all
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
         return int(args.func(args))
     except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own: one line, no traceback
         print("\ninterrupted", file=sys.stderr)
